@@ -1,0 +1,163 @@
+"""Command line: ``python -m anpolicy {evaluate,bench,train} --help``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from anpolicy.physics import MAX_STEPS
+
+
+def _evaluate(args) -> int:
+    import torch
+
+    from anpolicy.analysis import summarize
+    from anpolicy.interventions import make_interventions
+    from anpolicy.rollout import rollout
+    from anpolicy.schedules import ObservationChannels, PermutationSchedule
+    from anpolicy.weights import load_agent
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    policy, params, meta = load_agent(args.weights)
+    schedule = PermutationSchedule.parse(args.schedule)
+    channels = ObservationChannels(n_copies=args.copies, n_noise=args.noise)
+    res = rollout(
+        policy,
+        params,
+        args.episodes,
+        seed=args.seed,
+        schedule=schedule,
+        channels=channels,
+        interventions=make_interventions(args.intervention),
+        max_steps=args.max_steps,
+        progress=not args.json and "evaluate",
+    )
+    s = summarize(res.returns[0], res.lengths[0])
+    s.update(
+        weights=str(args.weights),
+        policy=policy.spec(),
+        seed=args.seed,
+        schedule=schedule.describe(),
+        noise_channels=args.noise,
+        copies=args.copies,
+        intervention=args.intervention,
+    )
+    if args.json:
+        print(json.dumps(s))
+    else:
+        lo, hi = s["ci95"]
+        print(
+            f"{args.weights}: {policy.kind}, {schedule.describe()}, intervention "
+            f"{args.intervention}, {args.noise} noise channels, seed {args.seed}"
+        )
+        print(
+            f"mean return {s['mean']:.1f} +- {s['sd']:.1f} sd (s.e. {s['se']:.1f}, "
+            f"95% CI [{lo:.1f}, {hi:.1f}], n={s['n']}); "
+            f"{100 * s['frac_short']:.1f}% of episodes shorter than 50 steps"
+        )
+    return 0
+
+
+def _bench(args) -> int:
+    from anpolicy.bench import run_bench
+
+    r = run_bench(args.population, args.episodes, args.loop_seconds, args.threads, args.seed)
+    if args.json:
+        print(json.dumps(r))
+    else:
+        lp, bt = r["per_episode_loop"], r["batched"]
+        print(
+            f"per-episode loop (gymnasium env + torch.nn policy): {lp['steps_per_s']:,.0f} "
+            f"env-steps/s ({lp['env_steps']} steps in {lp['seconds']:.1f} s)"
+        )
+        print(
+            f"batched engine ({bt['population']} x {bt['episodes_per_member']} episodes): "
+            f"{bt['steps_per_s']:,.0f} env-steps/s ({bt['env_steps']} steps in "
+            f"{bt['seconds']:.1f} s)"
+        )
+        print(f"ratio: {r['ratio']:.0f}x  (torch threads: {r['torch_threads']})")
+    return 0
+
+
+def _train(args) -> int:
+    from anpolicy.train import TrainConfig, train
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if args.resume:  # the run's own config, with only the options given here changed
+        saved = Path(given.get("run_dir", TrainConfig.run_dir)) / "config.json"
+        if not saved.exists():
+            raise FileNotFoundError(f"--resume: no run config at {saved}")
+        given = {**json.loads(saved.read_text()), **given}
+    cfg = TrainConfig(**given)
+    agent = train(cfg, resume=args.resume)
+    print(f"agent written to {agent}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m anpolicy", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("evaluate", help="evaluate a weights file over many episodes")
+    e.add_argument("weights", help="our agent .npz or the original authors' model.npz")
+    e.add_argument("--episodes", type=int, default=1000)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument(
+        "--schedule",
+        default="reset",
+        help="none | reset | every:K | at:S1,S2 | fixed:P0,...,P4 (default reset)",
+    )
+    e.add_argument("--noise", type=int, default=0, help="appended N(0, 0.1^2) channels")
+    e.add_argument("--copies", type=int, default=1, help="copies of the 5 observations")
+    e.add_argument(
+        "--intervention",
+        default="none",
+        help="none | zero_hc | zero_c | zero_h | reset_at_reshuffle | "
+        "permute_relative | permute_absolute | zero_prev_action",
+    )
+    e.add_argument("--max-steps", type=int, default=MAX_STEPS)
+    e.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(func=_evaluate)
+
+    b = sub.add_parser("bench", help="per-episode loop vs batched engine throughput")
+    b.add_argument("--population", type=int, default=256)
+    b.add_argument("--episodes", type=int, default=16)
+    b.add_argument("--loop-seconds", type=float, default=10.0)
+    b.add_argument("--threads", type=int, default=0)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=_bench)
+
+    from anpolicy.train import TrainConfig
+
+    t = sub.add_parser("train", help="train a policy with an evolution strategy")
+    for f in dataclasses.fields(TrainConfig):
+        t.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=type(f.default),
+            default=None,
+            help=f"default {f.default!r}",
+        )
+    t.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    t.set_defaults(func=_train)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

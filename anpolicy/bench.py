@@ -1,0 +1,81 @@
+"""Throughput benchmark: the per-episode loop of the original code vs the batched engine.
+
+(a) one `CartPoleSwingUpHarderEnv` + one `ReferenceAttentionNeuron` forward per step,
+episode after episode (the structure of Tang & Ha's evaluation code);
+(b) `anpolicy.rollout.rollout` on P parameter vectors x R episodes at once.
+Both run the same policy (perturbed copies of one parameter vector) in one process, one
+after the other; throughput counts real environment steps (episode lengths summed).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from anpolicy.env import CartPoleSwingUpHarderEnv
+from anpolicy.policy import AttentionNeuronPolicy
+from anpolicy.reference import ReferenceAttentionNeuron
+from anpolicy.rollout import rollout
+
+
+def bench_params(seed: int = 0, population: int = 256) -> np.ndarray:
+    """(population, 913) parameters: a fixed random centre plus small perturbations."""
+    rng = np.random.default_rng(seed)
+    center = rng.normal(0.0, 0.5, size=AttentionNeuronPolicy().n_params)
+    return (center + 0.05 * rng.standard_normal((population, center.size))).astype(np.float32)
+
+
+def per_episode_loop(params: np.ndarray, min_seconds: float, seed: int = 0) -> dict:
+    env = CartPoleSwingUpHarderEnv()
+    policy = ReferenceAttentionNeuron().load_flat(params)
+    steps, episodes, t0 = 0, 0, time.perf_counter()
+    while time.perf_counter() - t0 < min_seconds:
+        obs, _ = env.reset(seed=seed + episodes)
+        policy.reset()
+        done = False
+        while not done:
+            obs, _, terminated, truncated, _ = env.step([policy.act(obs)])
+            done = terminated or truncated
+            steps += 1
+        episodes += 1
+    dt = time.perf_counter() - t0
+    return {"env_steps": steps, "episodes": episodes, "seconds": dt, "steps_per_s": steps / dt}
+
+
+def batched(params: np.ndarray, n_episodes: int, seed: int = 0, repeats: int = 2) -> dict:
+    policy = AttentionNeuronPolicy()
+    p = torch.as_tensor(params)
+    rollout(policy, p[:2], 2, seed=seed, max_steps=20)  # warm-up
+    steps, t0 = 0, time.perf_counter()
+    for k in range(repeats):
+        steps += rollout(policy, p, n_episodes, seed=seed + k).env_steps
+    dt = time.perf_counter() - t0
+    return {
+        "env_steps": steps,
+        "population": len(params),
+        "episodes_per_member": n_episodes,
+        "seconds": dt,
+        "steps_per_s": steps / dt,
+    }
+
+
+def run_bench(
+    population: int = 256,
+    episodes: int = 16,
+    loop_seconds: float = 10.0,
+    threads: int | None = None,
+    seed: int = 0,
+) -> dict:
+    if threads:
+        torch.set_num_threads(threads)
+    params = bench_params(seed, population)
+    loop = per_episode_loop(params[0], loop_seconds, seed)
+    fast = batched(params, episodes, seed)
+    return {
+        "per_episode_loop": loop,
+        "batched": fast,
+        "ratio": fast["steps_per_s"] / loop["steps_per_s"],
+        "torch_threads": torch.get_num_threads(),
+    }

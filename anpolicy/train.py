@@ -1,0 +1,255 @@
+"""Train an Attention Neuron or FNN policy with an evolution strategy (one readable file).
+
+Usage: ``python -m anpolicy train --policy attention_neuron --optimizer pgpe --minutes 120
+--run-dir runs/an_pgpe`` (``--help`` lists every field of `TrainConfig`). Kill it any time;
+``--resume`` continues from the last checkpoint, losing at most one checkpoint interval.
+
+Run directory: ``config.json``, ``log.jsonl`` (one line per generation, plus ``test``
+lines), ``checkpoint.pkl`` (optimizer, RNG, counters; written atomically), and at the end
+``agent.npz`` (the best validated centre, with its final test score in ``meta``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pickle
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from anpolicy.analysis import summarize
+from anpolicy.es import CMAES, PGPE
+from anpolicy.policy import AttentionNeuronPolicy, FNNPolicy
+from anpolicy.rollout import rollout
+from anpolicy.schedules import ObservationChannels, PermutationSchedule
+from anpolicy.weights import save_agent
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run; defaults are the authors' protocol (Tang & Ha 2021)."""
+
+    policy: str = "attention_neuron"  # "attention_neuron" or "fnn"
+    optimizer: str = "cma"  # "cma" (authors), "sepcma" (diagonal CMA-ES) or "pgpe"
+    generations: int = 14000  # stop after this many generations ...
+    minutes: float = 0.0  # ... or this much training wall-clock (0 = no limit)
+    popsize: int = 256  # parameter vectors per generation
+    rollouts: int = 16  # episodes per fitness evaluation, same starts for all members
+    sigma0: float = 0.1  # CMA-ES initial step size
+    center_lr: float = 0.037  # PGPE: Adam learning rate of the centre
+    stdev_lr: float = 0.078  # PGPE: learning rate of the per-parameter stdev
+    init_stdev: float = 0.082  # PGPE: initial per-parameter stdev
+    train_shuffle: str = "none"  # permutation schedule during training (see schedules.parse)
+    noise_channels: int = 0  # extra N(0, 0.1^2) channels during training
+    seed: int = 0  # the one seed of the run (optimizer sampling and task seeds)
+    validate_every: int = 25  # generations between validations of the centre
+    validate_episodes: int = 512  # held-out episodes for validation (fixed seed)
+    validate_seed: int = 1_000_001  # seed of the validation episodes
+    test_episodes: int = 2000  # final test of the shipped agent
+    test_seed: int = 2_000_003  # seed of the final test episodes (never used for selection)
+    checkpoint_minutes: float = 3.0  # checkpoint interval
+    threads: int = 2  # torch CPU threads
+    run_dir: str = "runs/train"  # where everything of the run goes
+
+    def make_policy(self):
+        if self.policy == "attention_neuron":
+            return AttentionNeuronPolicy()
+        if self.policy == "fnn":
+            return FNNPolicy()
+        raise ValueError(f"unknown policy {self.policy!r}; use attention_neuron or fnn")
+
+    def test_schedule(self) -> PermutationSchedule:
+        """AN: one permutation per episode (the paper's test); FNN: unshuffled."""
+        if self.policy == "attention_neuron":
+            return PermutationSchedule.at_reset()
+        return PermutationSchedule.none()
+
+
+def code_version() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=10,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def make_optimizer(cfg: TrainConfig, n_params: int, seed: int):
+    if cfg.optimizer in ("cma", "sepcma"):
+        return CMAES(n_params, cfg.popsize, cfg.sigma0, seed, diagonal=cfg.optimizer == "sepcma")
+    if cfg.optimizer == "pgpe":
+        return PGPE(n_params, cfg.popsize, seed, cfg.center_lr, cfg.stdev_lr, cfg.init_stdev)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use cma, sepcma or pgpe")
+
+
+def evaluate_params(cfg: TrainConfig, policy, params, n_episodes: int, seed: int) -> dict:
+    channels = ObservationChannels(n_noise=cfg.noise_channels)
+    res = rollout(
+        policy, params, n_episodes, seed=seed, schedule=cfg.test_schedule(), channels=channels
+    )
+    return summarize(res.returns[0], res.lengths[0])
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
+    """Run (or resume) training; returns the path of the shipped ``agent.npz``."""
+    run = Path(cfg.run_dir)
+    ckpt_path, log_path = run / "checkpoint.pkl", run / "log.jsonl"
+    torch.set_num_threads(cfg.threads)
+    policy = cfg.make_policy()
+    schedule = PermutationSchedule.parse(cfg.train_shuffle)
+    channels = ObservationChannels(n_noise=cfg.noise_channels)
+
+    if resume:
+        if not ckpt_path.exists():
+            raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
+        with open(ckpt_path, "rb") as f:
+            st = pickle.load(f)
+        saved = TrainConfig(**st["config"])
+        budget = {"generations", "minutes", "threads", "checkpoint_minutes"}
+        diff = {k for k in asdict(cfg) if k not in budget and getattr(cfg, k) != getattr(saved, k)}
+        if diff:
+            raise ValueError(
+                f"--resume with a config that differs from the run's in {sorted(diff)}"
+            )
+        # keep only log lines up to the checkpoint: the rest is redone
+        lines = log_path.read_text().splitlines() if log_path.exists() else []
+        kept = [ln for ln in lines if json.loads(ln)["gen"] <= st["gen"]]
+        log_path.write_text("".join(ln + "\n" for ln in kept))
+    else:
+        if ckpt_path.exists():
+            raise FileExistsError(f"{run} already holds a run; use --resume or another --run-dir")
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+        opt_seed, task_seed = np.random.SeedSequence(cfg.seed).generate_state(2)
+        st = {
+            "config": asdict(cfg),
+            "optimizer": make_optimizer(cfg, policy.n_params, int(opt_seed)),
+            "task_rng": np.random.default_rng(int(task_seed)),
+            "gen": 0,
+            "wall_s": 0.0,
+            "env_steps": 0,
+            "best": None,  # (validation mean, generation, params)
+            "code_version": code_version(),
+        }
+
+    opt, task_rng = st["optimizer"], st["task_rng"]
+    log = open(log_path, "a")
+    t_start, wall0 = time.time(), st["wall_s"]
+    last_ckpt = time.time()
+
+    def elapsed() -> float:
+        return wall0 + time.time() - t_start
+
+    def save_checkpoint():
+        st["wall_s"] = elapsed()
+        _atomic_write_bytes(ckpt_path, pickle.dumps(st))
+
+    def out_of_budget() -> bool:
+        return st["gen"] >= cfg.generations or (cfg.minutes > 0 and elapsed() >= 60 * cfg.minutes)
+
+    bar = tqdm(
+        total=cfg.generations,
+        initial=st["gen"],
+        disable=not progress,
+        unit="gen",
+        desc=f"{cfg.policy}/{cfg.optimizer}",
+    )
+    while not out_of_budget():
+        pop = opt.ask()
+        res = rollout(
+            policy,
+            torch.as_tensor(pop, dtype=torch.float32),
+            cfg.rollouts,
+            seed=int(task_rng.integers(2**31)),
+            schedule=schedule,
+            channels=channels,
+        )
+        fitness = res.returns.mean(axis=1)
+        opt.tell(fitness)
+        st["gen"] += 1
+        st["env_steps"] += res.env_steps
+        row = {
+            "gen": st["gen"],
+            "wall_s": round(elapsed(), 2),
+            "env_steps": st["env_steps"],
+            "fit_max": float(fitness.max()),
+            "fit_mean": float(fitness.mean()),
+            "fit_min": float(fitness.min()),
+            "step_size": opt.step_size,
+        }
+        if st["gen"] % cfg.validate_every == 0:
+            center = opt.center.astype(np.float32)
+            v = evaluate_params(cfg, policy, center, cfg.validate_episodes, cfg.validate_seed)
+            row["val_mean"], row["val_se"] = v["mean"], v["se"]
+            if st["best"] is None or v["mean"] > st["best"][0]:
+                st["best"] = (v["mean"], st["gen"], center)
+        log.write(json.dumps(row) + "\n")
+        log.flush()
+        bar.update(1)
+        bar.set_postfix(
+            best=f"{fitness.max():.0f}",
+            mean=f"{fitness.mean():.0f}",
+            sigma=f"{opt.step_size:.4f}",
+            val=f"{row.get('val_mean', float('nan')):.0f}",
+        )
+        if time.time() - last_ckpt >= 60 * cfg.checkpoint_minutes:
+            save_checkpoint()
+            last_ckpt = time.time()
+    bar.close()
+    save_checkpoint()
+    log.close()
+
+    # ship: the best validated centre (or the last centre if never validated)
+    if st["best"] is None:
+        center = opt.center.astype(np.float32)
+        v = evaluate_params(cfg, policy, center, cfg.validate_episodes, cfg.validate_seed)
+        st["best"] = (v["mean"], st["gen"], center)
+    val_mean, best_gen, params = st["best"]
+    test = evaluate_params(cfg, policy, params, cfg.test_episodes, cfg.test_seed)
+    meta = {
+        "config": asdict(cfg),
+        "seed": cfg.seed,
+        "code_version": st["code_version"],
+        "generations": st["gen"],
+        "selected_generation": best_gen,
+        "validation_mean": val_mean,
+        "wall_s": round(st["wall_s"], 1),
+        "env_steps": st["env_steps"],
+        "test": test,
+        "test_protocol": f"{cfg.test_episodes} episodes, seed {cfg.test_seed}, "
+        + cfg.test_schedule().describe(),
+    }
+    agent = save_agent(run / "agent.npz", policy, params, meta)
+    (run / "result.json").write_text(json.dumps(meta, indent=2))
+    return agent
+
+
+def config_from_args(args: dict) -> TrainConfig:
+    """Build a `TrainConfig` from a dict; unknown keys are an error."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(args) - names
+    if unknown:
+        raise ValueError(f"unknown training options: {sorted(unknown)}")
+    return TrainConfig(**args)
