@@ -99,6 +99,20 @@ def _train(args) -> int:
     return 0
 
 
+def _ship(args) -> int:
+    from anpolicy.data import ship_run
+    from anpolicy.train import snapshot
+
+    run = Path(args.run_dir)
+    if args.from_checkpoint:
+        run = Path(args.snapshot_dir or f"{args.run_dir}_snapshot")
+        snapshot(args.run_dir, run)
+    entry = ship_run(run, args.name, note=args.note)
+    t = entry["test"]
+    print(f"shipped {args.name}: test mean {t['mean']:.1f} (s.e. {t['se']:.1f}, n={t['n']})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m anpolicy", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -147,6 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
         )
     t.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
     t.set_defaults(func=_train)
+    s = sub.add_parser("ship", help="copy a finished training run into data/ (manifest)")
+    s.add_argument("run_dir")
+    s.add_argument("--name", required=True, help="agent name in data/manifest.json")
+    s.add_argument("--note", default="")
+    s.add_argument(
+        "--from-checkpoint",
+        action="store_true",
+        help="snapshot a still-running run from its last checkpoint first",
+    )
+    s.add_argument("--snapshot-dir", default=None)
+    s.set_defaults(func=_ship)
     return p
 
 
@@ -154,7 +179,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
+    except (ValueError, KeyError, FileNotFoundError, FileExistsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -221,9 +221,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     save_checkpoint()
     log.close()
 
-    # ship: the best validated centre (or the last centre if never validated)
-    if st["best"] is None:
-        center = opt.center.astype(np.float32)
+    return finalize(cfg, st, run)
+
+
+def finalize(cfg: TrainConfig, st: dict, out_dir: Path) -> Path:
+    """Test the best validated centre of a run state ``st`` and write ``agent.npz`` and
+    ``result.json`` into ``out_dir``. Works on a live run's checkpoint too."""
+    policy = cfg.make_policy()
+    if st["best"] is None:  # never validated: validate the current centre
+        center = st["optimizer"].center.astype(np.float32)
         v = evaluate_params(cfg, policy, center, cfg.validate_episodes, cfg.validate_seed)
         st["best"] = (v["mean"], st["gen"], center)
     val_mean, best_gen, params = st["best"]
@@ -241,9 +247,26 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         "test_protocol": f"{cfg.test_episodes} episodes, seed {cfg.test_seed}, "
         + cfg.test_schedule().describe(),
     }
-    agent = save_agent(run / "agent.npz", policy, params, meta)
-    (run / "result.json").write_text(json.dumps(meta, indent=2))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    agent = save_agent(out_dir / "agent.npz", policy, params, meta)
+    (out_dir / "result.json").write_text(json.dumps(meta, indent=2))
     return agent
+
+
+def snapshot(run_dir, out_dir) -> Path:
+    """Finalize a copy of a (possibly still running) run from its last checkpoint:
+    ``out_dir`` gets agent.npz, result.json and the log up to that checkpoint."""
+    run, out_dir = Path(run_dir), Path(out_dir)
+    with open(run / "checkpoint.pkl", "rb") as f:
+        st = pickle.load(f)
+    cfg = TrainConfig(**st["config"])
+    torch.set_num_threads(cfg.threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = (run / "log.jsonl").read_text().splitlines()
+    kept = [ln for ln in lines if ln.strip() and json.loads(ln)["gen"] <= st["gen"]]
+    (out_dir / "log.jsonl").write_text("".join(ln + "\n" for ln in kept))
+    return finalize(cfg, st, out_dir)
 
 
 def config_from_args(args: dict) -> TrainConfig:

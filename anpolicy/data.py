@@ -1,0 +1,83 @@
+"""The agents this project trained and ships in ``data/`` (see ``data/manifest.json``).
+
+``load_shipped("attention_neuron")`` returns ``(policy, params, meta)`` after checking
+the file against the manifest's SHA-256; `ship_run` copies a finished training run
+(agent, config, log) into ``data/`` and records it in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from anpolicy.weights import CheckpointError, load_agent
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+MANIFEST = "manifest.json"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_manifest(data_dir: Path = DATA_DIR) -> dict:
+    path = Path(data_dir) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"no agent manifest at {path}")
+    return json.loads(path.read_text())
+
+
+def shipped_path(name: str, data_dir: Path = DATA_DIR) -> Path:
+    agents = read_manifest(data_dir)["agents"]
+    if name not in agents:
+        raise KeyError(f"unknown agent {name!r}; shipped agents: {sorted(agents)}")
+    return Path(data_dir) / agents[name]["file"]
+
+
+def load_shipped(name: str, data_dir: Path = DATA_DIR):
+    """``(policy, params, meta)`` of a shipped agent, verified against the manifest."""
+    entry = read_manifest(data_dir)["agents"].get(name)
+    if entry is None:
+        raise KeyError(
+            f"unknown agent {name!r}; shipped agents: {sorted(read_manifest(data_dir)['agents'])}"
+        )
+    path = Path(data_dir) / entry["file"]
+    if not path.is_file():
+        raise CheckpointError(f"agent file {path} listed in the manifest is missing")
+    if _sha256(path) != entry["sha256"]:
+        raise CheckpointError(f"{path} does not match its SHA-256 in the manifest (corrupt?)")
+    return load_agent(path)
+
+
+def ship_run(run_dir, name: str, data_dir: Path = DATA_DIR, note: str = "") -> dict:
+    """Copy ``run_dir``'s agent, config and log into ``data_dir``; update the manifest."""
+    run, data_dir = Path(run_dir), Path(data_dir)
+    agent = run / "agent.npz"
+    _, _, meta = load_agent(agent)  # refuses a broken file
+    (data_dir / "agents").mkdir(parents=True, exist_ok=True)
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(agent, data_dir / "agents" / f"{name}.npz")
+    shutil.copyfile(run / "log.jsonl", data_dir / "logs" / f"{name}.jsonl")
+    manifest_path = data_dir / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"agents": {}}
+    entry = {
+        "file": f"agents/{name}.npz",
+        "sha256": _sha256(data_dir / "agents" / f"{name}.npz"),
+        "log": f"logs/{name}.jsonl",
+        "policy": meta["config"]["policy"],
+        "optimizer": meta["config"]["optimizer"],
+        "seed": meta["seed"],
+        "code_version": meta["code_version"],
+        "wall_s": meta["wall_s"],
+        "env_steps": meta["env_steps"],
+        "generations": meta["generations"],
+        "test": meta["test"],
+        "test_protocol": meta["test_protocol"],
+        "config": meta["config"],
+        "note": note,
+    }
+    manifest["agents"][name] = entry
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return entry
