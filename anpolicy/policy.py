@@ -118,8 +118,19 @@ class AttentionNeuronPolicy(_FlatLayout):
     kind = "attention_neuron"
     has_lstm_state = True
 
-    def __init__(self, hidden_dim: int = 16, msg_dim: int = 32, pos_em_dim: int = 8):
+    def __init__(
+        self,
+        hidden_dim: int = 16,
+        msg_dim: int = 32,
+        pos_em_dim: int = 8,
+        attention_transform=None,
+    ):
+        """``attention_transform``: optional ablation hook, a function mapping the
+        attention (P, R, 16, C) to a replacement of the same shape (e.g. uniform weights)
+        before it weighs the observation. ``positions`` (16, 8) may be replaced after
+        construction (e.g. shuffled queries); `prepare` reads it."""
         self.hidden_dim, self.msg_dim, self.pos_em_dim = hidden_dim, msg_dim, pos_em_dim
+        self.attention_transform = attention_transform
         g = 4 * pos_em_dim
         self.shapes = [
             ("lstm.weight_ih", (g, 2)),
@@ -214,6 +225,11 @@ class AttentionNeuronPolicy(_FlatLayout):
         h = o * torch.sigmoid(2.0 * cell).mul_(2.0).sub_(1.0)
         att = torch.einsum("pkd,pdn->pkn", weights.qk_t, h).sigmoid_().mul_(2.0).sub_(1.0)
         att = att.view(p, self.hidden_dim, c, r)  # tanh(Q K^T), (P, 16, C, R)
+        if self.attention_transform is not None:
+            new = self.attention_transform(att.permute(0, 3, 1, 2))
+            if new.shape != (p, r, self.hidden_dim, c):
+                raise ValueError(f"attention_transform must keep shape {(p, r, 16, c)}")
+            att = new.permute(0, 2, 3, 1)
         msg = torch.tanh((att * obs_cr.unsqueeze(1)).sum(dim=2))  # (P, 16, R)
         action = torch.tanh(torch.baddbmm(weights.out_b, weights.out_w_t, msg)).view(p, r)
         new_state = {
