@@ -1,0 +1,189 @@
+"""Training (resumable, logged), shipped agents, and the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from anpolicy.data import load_shipped, read_manifest, ship_run
+from anpolicy.es import PGPE, centered_ranks
+from anpolicy.train import TrainConfig, train
+from anpolicy.weights import CheckpointError
+from tests.conftest import REPO
+
+
+def tiny_config(run_dir, **kw) -> TrainConfig:
+    base = dict(
+        policy="fnn",
+        optimizer="pgpe",
+        generations=4,
+        popsize=8,
+        rollouts=2,
+        validate_every=2,
+        validate_episodes=8,
+        test_episodes=16,
+        threads=1,
+        checkpoint_minutes=0.0,
+        run_dir=str(run_dir),
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def test_centered_ranks():
+    r = centered_ranks(np.array([3.0, -1.0, 10.0, 0.0]))
+    assert np.allclose(r, [1 / 6, -0.5, 0.5, -1 / 6])
+
+
+def test_pgpe_climbs_a_quadratic():
+    opt = PGPE(10, popsize=32, seed=0, center_lr=0.05, init_stdev=0.3)
+    target = np.linspace(-1, 1, 10)
+    for _ in range(300):
+        pop = opt.ask()
+        opt.tell(-((pop - target) ** 2).sum(axis=1))
+    assert np.abs(opt.center - target).max() < 0.15
+
+
+def test_training_is_deterministic_and_resumes_exactly(tmp_path):
+    full = train(tiny_config(tmp_path / "full"), progress=False)
+    part = tiny_config(tmp_path / "part", generations=2)
+    train(part, progress=False)
+    resumed = train(tiny_config(tmp_path / "part", generations=4), resume=True, progress=False)
+    log_full = [json.loads(x) for x in (tmp_path / "full/log.jsonl").read_text().splitlines()]
+    log_res = [json.loads(x) for x in (tmp_path / "part/log.jsonl").read_text().splitlines()]
+    assert [r["gen"] for r in log_res] == [1, 2, 3, 4]
+    for a, b in zip(log_full, log_res, strict=True):
+        assert a["fit_mean"] == b["fit_mean"] and a["env_steps"] == b["env_steps"]
+    p1 = np.load(full)["params"]
+    p2 = np.load(resumed)["params"]
+    assert np.array_equal(p1, p2)
+    meta = json.loads((tmp_path / "full/result.json").read_text())
+    assert meta["test"]["n"] == 16 and meta["generations"] == 4
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    train(tiny_config(tmp_path / "r", generations=2), progress=False)
+    with pytest.raises(ValueError, match="differs"):
+        train(tiny_config(tmp_path / "r", generations=3, popsize=16), resume=True, progress=False)
+    with pytest.raises(FileExistsError):
+        train(tiny_config(tmp_path / "r"), progress=False)
+
+
+def test_ship_and_load_shipped(tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config(run, generations=2), progress=False)
+    data = tmp_path / "data"
+    entry = ship_run(run, "tiny", data_dir=data)
+    assert entry["test"]["n"] == 16
+    policy, params, meta = load_shipped("tiny", data_dir=data)
+    assert policy.kind == "fnn" and params.shape == (policy.n_params,)
+    with pytest.raises(KeyError, match="unknown agent"):
+        load_shipped("nope", data_dir=data)
+    (data / "agents/tiny.npz").write_bytes(b"corrupted")
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_shipped("tiny", data_dir=data)
+
+
+def test_the_repository_ships_both_agents():
+    agents = read_manifest()["agents"]
+    assert {"attention_neuron", "fnn"} <= set(agents)
+    for name, entry in agents.items():
+        policy, params, meta = load_shipped(name)
+        assert entry["test"]["n"] >= 1000
+        assert meta["test"] == entry["test"]
+        assert (REPO / "data" / entry["log"]).is_file()
+
+
+def _cli(*args, check=True):
+    out = subprocess.run(
+        [sys.executable, "-m", "anpolicy", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_cli_help():
+    for cmd in ([], ["evaluate"], ["bench"], ["train"], ["ship"]):
+        out = _cli(*cmd, "--help")
+        assert "usage" in out.stdout
+
+
+def test_cli_evaluate_json_shipped_agent():
+    path = REPO / "data/agents/fnn.npz"
+    out = _cli(
+        "evaluate", str(path), "--episodes", "40", "--schedule", "none", "--json", "--threads", "1"
+    )
+    s = json.loads(out.stdout)
+    assert {"mean", "sd", "se", "n", "frac_short", "ci95"} <= set(s)
+    assert s["n"] == 40 and 0 <= s["frac_short"] <= 1
+
+
+def test_cli_evaluate_authors_weights(authors_weights_path):
+    out = _cli(
+        "evaluate",
+        str(authors_weights_path),
+        "--episodes",
+        "30",
+        "--json",
+        "--noise",
+        "5",
+        "--intervention",
+        "zero_c",
+        "--threads",
+        "1",
+    )
+    s = json.loads(out.stdout)
+    assert s["n"] == 30 and s["noise_channels"] == 5
+
+
+def test_cli_errors_are_clear(tmp_path):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, params=np.zeros(10, dtype=np.float32))
+    out = _cli("evaluate", str(bad), "--episodes", "5", check=False)
+    assert out.returncode == 2 and "913" in out.stderr and "Traceback" not in out.stderr
+    out = _cli(
+        "evaluate", str(REPO / "data/agents/fnn.npz"), "--schedule", "sometimes", check=False
+    )
+    assert out.returncode == 2 and "bad schedule" in out.stderr
+    out = _cli(
+        "evaluate", str(REPO / "data/agents/fnn.npz"), "--intervention", "magic", check=False
+    )
+    assert out.returncode == 2 and "unknown intervention" in out.stderr
+    out = _cli(
+        "evaluate",
+        str(REPO / "data/agents/fnn.npz"),
+        "--noise",
+        "5",
+        "--episodes",
+        "3",
+        check=False,
+    )
+    assert out.returncode == 2 and "FNN" in out.stderr
+
+
+def test_cli_bench_prints_both_figures_and_ratio():
+    out = _cli(
+        "bench",
+        "--population",
+        "8",
+        "--episodes",
+        "4",
+        "--loop-seconds",
+        "1",
+        "--json",
+        "--threads",
+        "1",
+    )
+    r = json.loads(out.stdout)
+    assert r["per_episode_loop"]["steps_per_s"] > 0 and r["batched"]["steps_per_s"] > 0
+    assert r["ratio"] == pytest.approx(
+        r["batched"]["steps_per_s"] / r["per_episode_loop"]["steps_per_s"]
+    )
