@@ -81,3 +81,18 @@ def ship_run(run_dir, name: str, data_dir: Path = DATA_DIR, note: str = "") -> d
     manifest["agents"][name] = entry
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return entry
+
+
+def load_log(name: str, data_dir: Path = DATA_DIR) -> dict:
+    """A shipped agent's training log as arrays: ``{column: (n_rows,) array}``.
+
+    Validation columns (``val_mean``, ``val_se``) are NaN on generations without one.
+    """
+    import numpy as np
+
+    entry = read_manifest(data_dir)["agents"].get(name)
+    if entry is None:
+        raise KeyError(f"unknown agent {name!r}")
+    rows = [json.loads(x) for x in (Path(data_dir) / entry["log"]).read_text().splitlines() if x]
+    keys = sorted({k for r in rows for k in r})
+    return {k: np.array([r.get(k, np.nan) for r in rows], dtype=np.float64) for k in keys}
