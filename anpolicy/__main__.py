@@ -99,6 +99,15 @@ def _train(args) -> int:
     return 0
 
 
+def _distill(args) -> int:
+    from anpolicy.distill import DistillConfig, distill
+
+    fields = {f.name for f in dataclasses.fields(DistillConfig)}
+    cfg = DistillConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+    print(f"student written to {distill(cfg)}")
+    return 0
+
+
 def _ship(args) -> int:
     from anpolicy.data import ship_run
     from anpolicy.train import snapshot
@@ -161,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
     t.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
     t.set_defaults(func=_train)
+    from anpolicy.distill import DistillConfig
+
+    d = sub.add_parser("distill", help="distil an Attention Neuron from a teacher (DAgger)")
+    for f in dataclasses.fields(DistillConfig):
+        d.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default),
+                       default=None, help=f"default {f.default!r}")
+    d.set_defaults(func=_distill)
+
     s = sub.add_parser("ship", help="copy a finished training run into data/ (manifest)")
     s.add_argument("run_dir")
     s.add_argument("--name", required=True, help="agent name in data/manifest.json")
