@@ -30,7 +30,7 @@ from anpolicy.es import CMAES, PGPE
 from anpolicy.policy import AttentionNeuronPolicy, FNNPolicy
 from anpolicy.rollout import rollout
 from anpolicy.schedules import ObservationChannels, PermutationSchedule
-from anpolicy.weights import save_agent
+from anpolicy.weights import load_agent, save_agent
 
 
 @dataclass
@@ -49,6 +49,7 @@ class TrainConfig:
     init_stdev: float = 0.082  # PGPE: initial per-parameter stdev
     train_shuffle: str = "none"  # permutation schedule during training (see schedules.parse)
     noise_channels: int = 0  # extra N(0, 0.1^2) channels during training
+    init_from: str = ""  # optional agent file whose parameters are the starting point x0
     seed: int = 0  # the one seed of the run (optimizer sampling and task seeds)
     validate_every: int = 25  # generations between validations of the centre
     validate_episodes: int = 512  # held-out episodes for validation (fixed seed)
@@ -97,10 +98,17 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def make_optimizer(cfg: TrainConfig, n_params: int, seed: int):
+    x0 = None
+    if cfg.init_from:
+        policy, x0, _ = load_agent(cfg.init_from)
+        if policy.spec() != cfg.make_policy().spec():
+            raise ValueError(f"--init-from {cfg.init_from} holds a {policy.spec()} policy")
     if cfg.optimizer in ("cma", "sepcma"):
-        return CMAES(n_params, cfg.popsize, cfg.sigma0, seed, diagonal=cfg.optimizer == "sepcma")
+        return CMAES(
+            n_params, cfg.popsize, cfg.sigma0, seed, diagonal=cfg.optimizer == "sepcma", x0=x0
+        )
     if cfg.optimizer == "pgpe":
-        return PGPE(n_params, cfg.popsize, seed, cfg.center_lr, cfg.stdev_lr, cfg.init_stdev)
+        return PGPE(n_params, cfg.popsize, seed, cfg.center_lr, cfg.stdev_lr, cfg.init_stdev, x0=x0)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use cma, sepcma or pgpe")
 
 
