@@ -193,7 +193,8 @@ def distill(cfg: DistillConfig, progress: bool = True) -> Path:
         data = _pad_cat(buffer)
         losses = []
         for _ in range(cfg.updates_per_iter):
-            idx = torch.from_numpy(rng.choice(data[0].shape[1], cfg.batch, replace=False))
+            n_avail = data[0].shape[1]
+            idx = torch.from_numpy(rng.choice(n_avail, min(cfg.batch, n_avail), replace=False))
             losses.append(fit_step(student, opt, [d[:, idx] for d in data], cfg.grad_clip))
         it += 1
         beta *= cfg.beta_decay
