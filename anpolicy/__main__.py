@@ -79,7 +79,8 @@ def _bench(args) -> int:
             f"{bt['steps_per_s']:,.0f} env-steps/s ({bt['env_steps']} steps in "
             f"{bt['seconds']:.1f} s)"
         )
-        print(f"ratio: {r['ratio']:.0f}x  (torch threads: {r['torch_threads']})")
+        print(f"ratio: {r['ratio']:.0f}x  (torch threads: {r['torch_threads']}; "
+              f"parameters: {r['parameters']})")
     return 0
 
 

@@ -20,11 +20,22 @@ from anpolicy.reference import ReferenceAttentionNeuron
 from anpolicy.rollout import rollout
 
 
-def bench_params(seed: int = 0, population: int = 256) -> np.ndarray:
-    """(population, 913) parameters: a fixed random centre plus small perturbations."""
+def bench_params(seed: int = 0, population: int = 256) -> tuple[np.ndarray, str]:
+    """(population, 913) parameters like a training generation: the shipped Attention
+    Neuron plus N(0, 0.01^2) perturbations (long episodes, as late in training), or a
+    random centre when no agent is shipped. Returns (params, description)."""
     rng = np.random.default_rng(seed)
-    center = rng.normal(0.0, 0.5, size=AttentionNeuronPolicy().n_params)
-    return (center + 0.05 * rng.standard_normal((population, center.size))).astype(np.float32)
+    try:
+        from anpolicy.data import load_shipped
+
+        _, center, _ = load_shipped("attention_neuron")
+        what = "shipped attention_neuron + N(0, 0.01^2) perturbations"
+        scale = 0.01
+    except (FileNotFoundError, KeyError, ValueError):
+        center = rng.normal(0.0, 0.5, size=AttentionNeuronPolicy().n_params)
+        what, scale = "random N(0, 0.5^2) centre + N(0, 0.05^2) perturbations", 0.05
+    params = center + scale * rng.standard_normal((population, center.size))
+    return params.astype(np.float32), what
 
 
 def per_episode_loop(params: np.ndarray, min_seconds: float, seed: int = 0) -> dict:
@@ -70,10 +81,11 @@ def run_bench(
 ) -> dict:
     if threads:
         torch.set_num_threads(threads)
-    params = bench_params(seed, population)
+    params, what = bench_params(seed, population)
     loop = per_episode_loop(params[0], loop_seconds, seed)
     fast = batched(params, episodes, seed)
     return {
+        "parameters": what,
         "per_episode_loop": loop,
         "batched": fast,
         "ratio": fast["steps_per_s"] / loop["steps_per_s"],
