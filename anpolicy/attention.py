@@ -335,15 +335,21 @@ class AttentionStats(Intervention):
 
     Columns are assigned to physical variables with the permutation in force
     (``perm[j] % 5``), so the statistics do not depend on the input order.
+    ``every``: sample one step in ``every`` (t = 0, every, 2 every, ...) to save time.
     """
 
     name = "attention_stats"
 
-    def __init__(self, episodes=None):
+    def __init__(self, episodes=None, every: int = 1):
         super().__init__(episodes)
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.every = int(every)
         self.sums: dict = {}
 
     def after_policy(self, ctx):
+        if ctx.t % self.every:
+            return
         if ctx.attention is None:
             raise ValueError("AttentionStats needs a policy that returns attention")
         n_perm, n_members = ctx.n_permuted, ctx.attention.shape[0]
@@ -432,8 +438,13 @@ def format_ci(s: dict | None, spec: str = ".3g") -> str:
     """'0.135 [0.129, 0.141] (n=463)' with any format spec; 'n/a' for None."""
     if not s:
         return "n/a"
+
+    def f(v):
+        text = format(v, spec)
+        return format(0.0, spec) if float(text) == 0 else text  # no "-0"
+
     lo, hi = s["ci95"]
-    return f"{s['mean']:{spec}} [{lo:{spec}}, {hi:{spec}}] (n={s['n']})"
+    return f"{f(s['mean'])} [{f(lo)}, {f(hi)}] (n={s['n']})"
 
 
 def steps_below(bands: dict, level: float) -> int | None:
