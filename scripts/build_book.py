@@ -12,7 +12,12 @@ Steps
    pages fall back to the CDNs, with a warning.
 3. Copy the book sources to ``_build/executed/`` and execute each chapter there
    with a fresh ``python3`` kernel whose working directory is the repository
-   root (so ``data/...`` paths work). Parameters are injected by papermill
+   root (so ``data/...`` paths work). Chapters run in parallel, except those
+   whose notebook metadata holds ``"anpolicy": {"run_last": true}`` (the
+   conclusions, which read the results the others save with
+   ``anpolicy.results.save_results``): they start once every other chapter has
+   finished. Results go to ``<path-output>/_build/results/`` (``ANPOLICY_RESULTS``
+   overrides). Parameters are injected by papermill
    exactly as ``papermill book/<chapter>.ipynb out.ipynb -p quick True`` does;
    cells run through nbclient, which keeps the widget state in the notebook's
    metadata so the static HTML shows the widgets. ``book/`` is never written.
@@ -111,6 +116,28 @@ def toc_files(toc_path: Path = ROOT / "_toc.yml") -> list[Path]:
 def toc_chapters(toc_path: Path = ROOT / "_toc.yml") -> list[Path]:
     """The notebooks listed in the table of contents (the ones to execute)."""
     return [p for p in toc_files(toc_path) if p.suffix == ".ipynb"]
+
+
+def runs_last(notebook: Path) -> bool:
+    """True if the notebook's metadata asks to execute after every other chapter:
+    ``{"anpolicy": {"run_last": true}}``."""
+    try:
+        meta = json.loads(notebook.read_text(encoding="utf8")).get("metadata", {})
+    except (OSError, ValueError) as exc:
+        raise BuildError(f"cannot read notebook {notebook}: {exc}") from None
+    flag = (meta.get("anpolicy") or {}).get("run_last", False)
+    if not isinstance(flag, bool):
+        raise BuildError(f"{notebook}: metadata anpolicy.run_last must be true or false")
+    return flag
+
+
+def execution_groups(chapters: list[Path], root: Path = ROOT) -> list[list[Path]]:
+    """Chapters in the order of execution: a group runs (in parallel) only after the
+    previous group has finished. Chapters flagged `runs_last` form the last group;
+    the toc order is kept within each group. Empty groups are dropped."""
+    first = [c for c in chapters if not runs_last(root / c)]
+    last = [c for c in chapters if runs_last(root / c)]
+    return [g for g in (first, last) if g]
 
 
 # ---------------------------------------------------------------- the worker
@@ -520,10 +547,13 @@ def main(argv: list[str]) -> int:
 
     try:
         chapters = toc_chapters(opts.toc)
+        groups = execution_groups(chapters, opts.toc.parent)
     except BuildError as exc:
         print(f"BUILD FAILED: {exc}", file=sys.stderr)
         return 1
     build = opts.path_output.resolve() / "_build"
+    # chapters share their measured results through this folder (anpolicy.results)
+    os.environ.setdefault("ANPOLICY_RESULTS", str(build / "results"))
     staging = build / "executed"
     logs = build / "logs"
 
@@ -543,7 +573,7 @@ def main(argv: list[str]) -> int:
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = cores or 1
-    jobs = max(1, min(opts.jobs or cores, len(chapters)))
+    jobs = max(1, min(opts.jobs or cores, max(len(g) for g in groups)))
     if jobs > 1:
         # share the cores between simultaneous kernels instead of oversubscribing
         per = str(max(1, cores // jobs))
@@ -555,17 +585,21 @@ def main(argv: list[str]) -> int:
         f"(cell timeout {opts.cell_timeout:.0f} s, chapter timeout {opts.chapter_timeout:.0f} s)",
         flush=True,
     )
+    if len(groups) > 1:
+        names = ", ".join(c.as_posix() for c in groups[-1])
+        print(f"  after all others (run_last): {names}", flush=True)
     t_exec = time.monotonic()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_chapter, ch, staging, logs, opts) for ch in chapters]
-        runs = []
-        for fut in futures:
-            run = fut.result()
-            runs.append(run)
-            extra = f" ({run.attempts} attempts)" if run.attempts > 1 else ""
-            print(f"  {run.status:>7}  {run.seconds:7.1f} s  {run.chapter.as_posix()}{extra}")
-            for note in run.notes:
-                print(f"           note: {note}")
+    runs = []
+    for group in groups:
+        with ThreadPoolExecutor(max_workers=min(jobs, len(group))) as pool:
+            futures = [pool.submit(run_chapter, ch, staging, logs, opts) for ch in group]
+            for fut in futures:
+                run = fut.result()
+                runs.append(run)
+                extra = f" ({run.attempts} attempts)" if run.attempts > 1 else ""
+                print(f"  {run.status:>7}  {run.seconds:7.1f} s  {run.chapter.as_posix()}{extra}")
+                for note in run.notes:
+                    print(f"           note: {note}")
     t_exec = time.monotonic() - t_exec
     print(f"Execution: {t_exec:.1f} s", flush=True)
     failed = [r for r in runs if r.status != "ok"]
