@@ -399,13 +399,25 @@ def _permute_state(v: Verdict, r: dict):
         v.verdict = "inconclusive"
 
 
+def _roundoff(r, cond) -> tuple[float, float]:
+    """(largest error at the reshuffle step, mean error over the window) of a condition;
+    older results without these keys fall back to the largest error after the reshuffle."""
+    e = get(r, "attention", "error", cond)
+    mx = e.get("max_after")
+    at0 = e.get("at_reshuffle_max", mx)
+    mean = e.get("mean_after", mx)
+    if at0 is None or mean is None:
+        raise Missing(f"not measured (attention results have no `error.{cond}.mean_after`)")
+    return float(at0), float(mean)
+
+
 def _attention_mismatch(v: Verdict, r: dict):
     e = summary(r, "attention", "error", "none", "after_0")
-    rel = get(r, "attention", "error", "relative", "max_after")
+    rel_t0, rel_mean = _roundoff(r, "relative")
     steps = get(r, "attention", "error", "none").get("steps_below_1pct")
     v.measured = (
         f"state untouched: e = {fmt(e, 3)} at the reshuffle; relative permutation: "
-        f"max e = {rel:.1g}"
+        f"max e {rel_t0:.1g} at the reshuffle, mean {rel_mean:.1g} after"
     )
     v.rule = "Confirmed if e > 1e-3 (CI) with the state untouched."
     v.verdict = "confirmed" if above(e, 1e-3) else "refuted"
@@ -418,14 +430,14 @@ def _attention_mismatch(v: Verdict, r: dict):
 
 def _attention_zeroed(v: Verdict, r: dict):
     e = summary(r, "attention", "error", "zero_hc", "after_0")
-    mx = get(r, "attention", "error", "zero_hc", "max_after")
-    v.measured = f"e = {fmt(e, 3)} at the reshuffle, max {mx:.1g} afterwards"
-    v.rule = "Confirmed if the largest error is at float32 round-off (< 1e-4)."
-    v.verdict = "confirmed" if mx < 1e-4 else "refuted"
+    at0, mean = _roundoff(r, "zero_hc")
+    v.measured = f"e = {fmt(e, 3)} at the reshuffle (max {at0:.1g}); mean {mean:.1g} after"
+    v.rule = "Confirmed if the error is round-off: max < 1e-6 at the reshuffle, mean < 1e-4 after."
+    v.verdict = "confirmed" if at0 < 1e-6 and mean < 1e-4 else "refuted"
     v.note = "The relative state permutation gives the same without losing the memory."
 
 
-def _noise_claim(key: str, label: str):
+def _noise_claim(key: str, label: str, caveat: str = ""):
     def judge(v: Verdict, r: dict):
         rule_frac = 0.10
         parts, robust = [], []
@@ -453,6 +465,8 @@ def _noise_claim(key: str, label: str):
             v.note = "Judged on our AN (the authors' weights were not run)."
         else:
             v.note = "Judged on the authors' weights (the claim's agent)."
+        if caveat:
+            v.note += " " + caveat
 
     return judge
 
@@ -582,7 +596,13 @@ CLAIMS: list[tuple[Verdict, Callable]] = [
             "noise",
             needs=("noise",),
         ),
-        _noise_claim("duplicated", "duplicated inputs"),
+        _noise_claim(
+            "duplicated",
+            "duplicated inputs",
+            "Their duplication protocol is not published; ours permutes the 10 copies "
+            "together, which gives each copy identical state and attention (every term "
+            "counted twice).",
+        ),
     ),
     (
         Verdict(

@@ -179,7 +179,8 @@ def _fake_results():
         "attention": {
             "error": {
                 "none": {"after_0": _s(0.1, 0.01), "max_after": 0.9, "steps_below_1pct": 12},
-                "zero_hc": {"after_0": _s(0.0, 0.0), "max_after": 1e-7},
+                "zero_hc": {"after_0": _s(0.0, 0.0), "max_after": 1e-3,
+                            "at_reshuffle_max": 0.0, "mean_after": 1e-8},
                 "relative": {"after_0": _s(0.0, 0.0), "max_after": 1e-7},
             }
         },
@@ -215,7 +216,7 @@ def test_verdicts_judge_the_measurements():
     # a measurement that contradicts the claim flips the verdict
     r = _fake_results()
     r["permutations"]["an"]["reset"] = _s(300, diff=_s(-200.0, 10))
-    r["attention"]["error"]["zero_hc"]["max_after"] = 0.3
+    r["attention"]["error"]["zero_hc"]["at_reshuffle_max"] = 0.3
     verdicts = {v.claim: v for v in build_verdicts(r)}
     assert (
         next(v for c, v in verdicts.items() if c.startswith("The AN's return does not")).verdict
