@@ -51,6 +51,7 @@ class Verdict:
     source: str
     reported: str
     chapter: str
+    key: str = ""
     measured: str = ""
     verdict: str = "not measured"
     rule: str = ""
@@ -353,20 +354,32 @@ def _reset_at_reshuffle(v: Verdict, r: dict):
     reset, k = _sweep_point(r, "reset")
     nothing, _ = _sweep_point(r, "nothing")
     d, kind = paired_or_unpaired(reset, none)
+    lost, _ = paired_or_unpaired(nothing, none)
+    tol = 0.05 * none["mean"]
     v.measured = (
         f"{agent_label(r, 'ablations')}, reshuffled every {k} steps: reset {fmt(reset)}, "
-        f"no intervention {fmt(nothing)}, "
-        f"unshuffled {fmt(none)}; reset minus unshuffled ({kind}) {fmt(d, 1, True)}"
+        f"no intervention {fmt(nothing)}, unshuffled {fmt(none)}; reset minus unshuffled "
+        f"({kind}) {fmt(d, 1, True)}"
     )
-    v.rule = "Confirmed if the CI of reset minus unshuffled lies below −5 % of the unshuffled mean."
-    if below(d, -0.05 * none["mean"]):
+    v.rule = (
+        "Testable only if reshuffling without intervention loses > 5 % (CI); then "
+        "confirmed if reset minus unshuffled also lies below −5 %."
+    )
+    if not below(lost, -tol):
+        v.verdict = "inconclusive"
+        v.note = (
+            f"This agent loses nothing measurable to a reshuffle every {k} steps "
+            f"({fmt(lost, 1, True)}), so there is nothing to recover."
+        )
+    elif below(d, -tol):
         v.verdict = "confirmed"
-    elif within(d, -0.05 * none["mean"], 0.05 * none["mean"]):
+    elif within(d, -tol, tol):
         v.verdict = "refuted"
     else:
         v.verdict = "inconclusive"
-    gain = difference(reset, nothing)
-    v.note = f"Reset vs no intervention (unpaired): {fmt(gain, 1, True)}."
+    if v.verdict != "inconclusive" or not v.note:
+        gain = difference(reset, nothing)
+        v.note = f"Reset vs no intervention (unpaired): {fmt(gain, 1, True)}."
 
 
 def _permute_state(v: Verdict, r: dict):
@@ -495,6 +508,7 @@ CLAIMS: list[tuple[Verdict, Callable]] = [
             "472 ± 426 unshuffled, 471 ± 426 shuffled (n=1000)",
             "permutations",
             needs=("permutations",),
+            key="order_at_reset",
         ),
         _order_at_reset,
     ),
@@ -505,6 +519,7 @@ CLAIMS: list[tuple[Verdict, Callable]] = [
             "593 ± 433 unshuffled, 38 ± 120 shuffled",
             "permutations",
             needs=("permutations",),
+            key="fnn_shuffled",
         ),
         _fnn_shuffled,
     ),
@@ -515,6 +530,7 @@ CLAIMS: list[tuple[Verdict, Callable]] = [
             "107 ± 146 every 25 steps … 407 ± 380 every 500",
             "permutations",
             needs=("permutations",),
+            key="reshuffle_every_t",
         ),
         _reshuffle_every_t,
     ),
@@ -525,6 +541,7 @@ CLAIMS: list[tuple[Verdict, Callable]] = [
             "reshuffles 'every time step'",
             "permutations",
             needs=("permutations",),
+            key="every_step",
         ),
         _every_step,
     ),
@@ -535,6 +552,7 @@ CLAIMS: list[tuple[Verdict, Callable]] = [
             "k ∈ {500, 333, 250, 200, 167, 143}, 30 episodes, one seed, mean ± s.e.m.",
             "permutations",
             needs=("permutations",),
+            key="study_sweep",
         ),
         _study_sweep,
     ),
@@ -545,6 +563,7 @@ CLAIMS: list[tuple[Verdict, Callable]] = [
             "49 vs 425 (c zeroed each step)",
             "ablations",
             needs=("ablations",),
+            key="zero_state",
         ),
         _zero_state,
     ),
@@ -555,6 +574,7 @@ CLAIMS: list[tuple[Verdict, Callable]] = [
             "h and c zeroed at each reshuffle (previous action kept)",
             "ablations",
             needs=("ablations",),
+            key="reset_at_reshuffle",
         ),
         _reset_at_reshuffle,
     ),
@@ -565,6 +585,7 @@ CLAIMS: list[tuple[Verdict, Callable]] = [
             "'does not fully recover'",
             "ablations",
             needs=("ablations",),
+            key="permute_state",
         ),
         _permute_state,
     ),
@@ -575,6 +596,7 @@ CLAIMS: list[tuple[Verdict, Callable]] = [
             "heatmaps, single episodes",
             "attention",
             needs=("attention",),
+            key="attention_mismatch",
         ),
         _attention_mismatch,
     ),
@@ -585,6 +607,7 @@ CLAIMS: list[tuple[Verdict, Callable]] = [
             "heatmaps, single episodes",
             "attention",
             needs=("attention",),
+            key="attention_zeroed",
         ),
         _attention_zeroed,
     ),
@@ -595,6 +618,7 @@ CLAIMS: list[tuple[Verdict, Callable]] = [
             "471 ± 425",
             "noise",
             needs=("noise",),
+            key="duplicated",
         ),
         _noise_claim(
             "duplicated",
@@ -611,6 +635,7 @@ CLAIMS: list[tuple[Verdict, Callable]] = [
             "461 ± 410",
             "noise",
             needs=("noise",),
+            key="noise_5",
         ),
         _noise_claim("noise_5", "5 noise channels, sd 0.1"),
     ),
@@ -621,6 +646,7 @@ CLAIMS: list[tuple[Verdict, Callable]] = [
             "(implied, not measured there)",
             "noise",
             needs=("noise",),
+            key="noise_filter",
         ),
         _noise_scale,
     ),
@@ -632,7 +658,8 @@ def build_verdicts(results: dict) -> list[Verdict]:
     results are missing come back ``not measured`` with the reason."""
     out = []
     for template, judge in CLAIMS:
-        v = Verdict(**{k: getattr(template, k) for k in ("claim", "source", "reported", "chapter")})
+        fields = ("claim", "source", "reported", "chapter", "key")
+        v = Verdict(**{k: getattr(template, k) for k in fields})
         v.needs = template.needs
         absent = [c for c in v.needs if not isinstance(results.get(c), dict)]
         if absent:

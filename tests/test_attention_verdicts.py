@@ -334,3 +334,22 @@ def test_run_last_chapter_sees_the_others_results(tmp_path):
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("ok")]
     assert lines[-1].endswith("book/summary.ipynb"), proc.stdout
     assert (tmp_path / "out" / "_build" / "results" / "slow.json").is_file()
+
+
+def test_verdict_keys_unique_and_reset_needs_a_loss_to_recover():
+    keys = [v.key for v in build_verdicts({})]
+    assert all(keys) and len(set(keys)) == len(keys)
+
+    def ablations(nothing, reset):
+        return {"ablations": {"agent": {"name": "attention_neuron"}, "at_reshuffle": {
+            "k": [25, 143], "none": _s(500),
+            "nothing": [_s(nothing), _s(nothing, diff=_s(nothing - 500))],
+            "reset": [_s(reset), _s(reset, diff=_s(reset - 500))],
+        }}}  # fmt: skip
+
+    def verdict(r):
+        return next(v for v in build_verdicts(r) if v.key == "reset_at_reshuffle")
+
+    assert verdict(ablations(500, 500)).verdict == "inconclusive"  # nothing lost
+    assert verdict(ablations(300, 320)).verdict == "confirmed"
+    assert verdict(ablations(300, 500)).verdict == "refuted"
