@@ -432,3 +432,31 @@ def parameter_table(policy, roles: dict | None = None):
     rows.append(("total", "", int(policy.n_params), ""))
     columns = ["tensor", "shape", "parameters", "role"]
     return pd.DataFrame(rows, columns=columns).set_index("tensor")
+
+
+def episode_animation_html(states, steps, figsize=(4, 2), dpi: int = 60, interval: int = 100):
+    """An HTML/JavaScript animation (matplotlib ``to_jshtml``) of ``states`` (T, 4) at
+    the given ``steps``. matplotlib's player links Font Awesome from a CDN for its button
+    icons; that link is removed (the book must not load anything from the network; the
+    book's theme provides the icons)."""
+    import re
+
+    import matplotlib.pyplot as plt
+    from matplotlib import animation
+
+    from anpolicy.env import render_frame
+
+    steps = [int(s) for s in steps]
+    fig, ax = plt.subplots(figsize=figsize, dpi=dpi)
+    ax.axis("off")
+    image = ax.imshow(render_frame(np.asarray(states[steps[0]])))
+
+    def draw(i):
+        image.set_data(render_frame(np.asarray(states[steps[i]])))
+        ax.set_title(f"step {steps[i]}", fontsize=8)
+        return (image,)
+
+    anim = animation.FuncAnimation(fig, draw, frames=len(steps), interval=interval)
+    html = anim.to_jshtml(default_mode="loop")
+    plt.close(fig)
+    return re.sub(r"<link[^>]*https?://[^>]*>", "", html)
