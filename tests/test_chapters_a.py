@@ -385,3 +385,14 @@ def test_explorer_relative_state_permutation_reproduces_the_unshuffled_return(an
     _, ret_plain, len_plain, _ = ex._result
     assert len_moved == len_plain and ret_moved == pytest.approx(ret_plain, abs=1e-3)
     plt.close("all")
+
+
+def test_episode_animation_loads_nothing_from_the_network():
+    import re
+
+    from anpolicy.plots import episode_animation_html
+
+    html = episode_animation_html(np.zeros((6, 4)), [0, 3, 5])
+    assert "<img" in html or "frames" in html
+    assert not re.search(r"<(link|script)[^>]*(href|src)=\"(https?:)?//", html)
+    plt.close("all")
