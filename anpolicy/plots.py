@@ -310,8 +310,8 @@ def plot_invariance(props: dict, stream_id: int | None = None, window: int = 40,
         ("unshuffled", dict(color="black", lw=3, alpha=0.3), "unshuffled"),
         ("fixed", dict(color="C0", lw=1.2, ls="--"), "(a) fixed permutation"),
         ("relative", dict(color="C2", lw=1.5, ls=":"), "(b) reshuffle + relative state perm."),
+        ("absolute", dict(color="C1", lw=2.2, alpha=0.8), "(e) reshuffle + absolute state perm."),
         ("no_intervention", dict(color="C3", lw=1), "(c) reshuffle, state left in place"),
-        ("absolute", dict(color="C1", lw=1), "(e) reshuffle + absolute state perm."),
     ]
     for key, style, lab in styles:
         axes[0].plot(t, tr[key][t0:t1, 0, stream_id], label=lab, **style)
