@@ -79,8 +79,10 @@ def _bench(args) -> int:
             f"{bt['steps_per_s']:,.0f} env-steps/s ({bt['env_steps']} steps in "
             f"{bt['seconds']:.1f} s)"
         )
-        print(f"ratio: {r['ratio']:.0f}x  (torch threads: {r['torch_threads']}; "
-              f"parameters: {r['parameters']})")
+        print(
+            f"ratio: {r['ratio']:.0f}x  (torch threads: {r['torch_threads']}; "
+            f"parameters: {r['parameters']})"
+        )
     return 0
 
 
@@ -123,6 +125,18 @@ def _ship(args) -> int:
     return 0
 
 
+def _add_config_options(parser, config_class) -> None:
+    """One ``--option`` per field of a config dataclass (default: the field's)."""
+    for f in dataclasses.fields(config_class):
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=type(f.default),
+            default=None,
+            help=f"default {f.default!r}",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m anpolicy", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -161,22 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     from anpolicy.train import TrainConfig
 
     t = sub.add_parser("train", help="train a policy with an evolution strategy")
-    for f in dataclasses.fields(TrainConfig):
-        t.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f.name,
-            type=type(f.default),
-            default=None,
-            help=f"default {f.default!r}",
-        )
+    _add_config_options(t, TrainConfig)
     t.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
     t.set_defaults(func=_train)
     from anpolicy.distill import DistillConfig
 
     d = sub.add_parser("distill", help="distil an Attention Neuron from a teacher (DAgger)")
-    for f in dataclasses.fields(DistillConfig):
-        d.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default),
-                       default=None, help=f"default {f.default!r}")
+    _add_config_options(d, DistillConfig)
     d.set_defaults(func=_distill)
 
     s = sub.add_parser("ship", help="copy a finished training run into data/ (manifest)")

@@ -97,6 +97,12 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _log_upto(log_path: Path, gen: int) -> str:
+    """The log's lines up to generation ``gen`` (a checkpoint's), as text."""
+    lines = log_path.read_text().splitlines() if log_path.exists() else []
+    return "".join(ln + "\n" for ln in lines if ln.strip() and json.loads(ln)["gen"] <= gen)
+
+
 def make_optimizer(cfg: TrainConfig, n_params: int, seed: int):
     x0 = None
     if cfg.init_from:
@@ -142,9 +148,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                 f"--resume with a config that differs from the run's in {sorted(diff)}"
             )
         # keep only log lines up to the checkpoint: the rest is redone
-        lines = log_path.read_text().splitlines() if log_path.exists() else []
-        kept = [ln for ln in lines if json.loads(ln)["gen"] <= st["gen"]]
-        log_path.write_text("".join(ln + "\n" for ln in kept))
+        log_path.write_text(_log_upto(log_path, st["gen"]))
     else:
         if ckpt_path.exists():
             raise FileExistsError(f"{run} already holds a run; use --resume or another --run-dir")
@@ -271,9 +275,7 @@ def snapshot(run_dir, out_dir) -> Path:
     cfg = TrainConfig(**st["config"])
     torch.set_num_threads(cfg.threads)
     out_dir.mkdir(parents=True, exist_ok=True)
-    lines = (run / "log.jsonl").read_text().splitlines()
-    kept = [ln for ln in lines if ln.strip() and json.loads(ln)["gen"] <= st["gen"]]
-    (out_dir / "log.jsonl").write_text("".join(ln + "\n" for ln in kept))
+    (out_dir / "log.jsonl").write_text(_log_upto(run / "log.jsonl", st["gen"]))
     return finalize(cfg, st, out_dir)
 
 
