@@ -34,6 +34,18 @@ def summarize(returns, lengths=None) -> dict:
     return out
 
 
+def proportion_ci(k: int, n: int) -> list:
+    """Wilson 95 % interval of a proportion k / n ([None, None] when n is 0)."""
+    if n == 0:
+        return [None, None]
+    z, p = Z95, k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    lo = 0.0 if k == 0 else float(max(0.0, centre - half))
+    hi = 1.0 if k == n else float(min(1.0, centre + half))
+    return [lo, hi]
+
+
 def paired_difference(a, b) -> dict:
     """Mean of ``a - b`` over paired episodes (same starts), with its 95 % CI."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from anpolicy import physics
+from anpolicy.analysis import Z95
 from anpolicy.interventions import (
     Intervention,
     PermuteStateAtReshuffle,
@@ -314,7 +315,7 @@ def value_bands(values, t_shuffle: int, min_episodes: int = 10, n_boot: int = 20
             means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
             out["lo"][i], out["hi"][i] = np.quantile(means, [0.025, 0.975])
         else:
-            half = 1.959963984540054 * v.std(ddof=1) / np.sqrt(v.size)
+            half = Z95 * v.std(ddof=1) / np.sqrt(v.size)
             out["lo"][i], out["hi"][i] = v.mean() - half, v.mean() + half
         out["q25"][i], out["median"][i], out["q75"][i] = np.quantile(v, [0.25, 0.5, 0.75])
     return {"t": steps - t_shuffle, "n": n[steps], **out}

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from anpolicy import physics
-from anpolicy.analysis import SHORT_EPISODE
+from anpolicy.analysis import SHORT_EPISODE, proportion_ci
 
 X_DOT = 1  # index of the cart velocity in the observation [x, x_dot, cos, sin, th_dot]
 
@@ -167,12 +167,10 @@ class DoomedStarts:
     def share(self) -> float:
         return float(self.doomed.mean())
 
-    def share_ci(self, z: float = 1.959963984540054) -> tuple[float, float]:
+    def share_ci(self) -> tuple[float, float]:
         """Wilson 95 % interval of the doomed share."""
-        n, p = self.doomed.size, self.share
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return float(centre - half), float(centre + half)
+        lo, hi = proportion_ci(int(self.doomed.sum()), self.doomed.size)
+        return lo, hi
 
 
 def doomed_starts(starts, rescue_iters: int = 60, horizon: int = physics.MAX_STEPS):

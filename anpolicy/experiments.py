@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from anpolicy import physics
-from anpolicy.analysis import Z95, paired_difference, summarize
+from anpolicy.analysis import Z95, paired_difference, proportion_ci, summarize
 from anpolicy.interventions import Intervention, StepContext
 from anpolicy.policy import AttentionNeuronPolicy
 from anpolicy.rollout import episode_randomness, rollout
@@ -381,18 +381,6 @@ def schedule_permutations(
     """The permutations a rollout with this seed uses: (n_episodes, E + 1, n_permuted),
     index 0 from step 0, index i from the schedule's i-th change step."""
     return episode_randomness(seed, n_episodes, schedule, n_permuted, max_steps)[1]
-
-
-def proportion_ci(k: int, n: int) -> list[float]:
-    """Wilson 95 % interval of a proportion k / n."""
-    if n == 0:
-        return [None, None]
-    z, p = 1.959963984540054, k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    lo = 0.0 if k == 0 else float(max(0.0, centre - half))
-    hi = 1.0 if k == n else float(min(1.0, centre + half))
-    return [lo, hi]
 
 
 # ------------------------------------------------------------------- recovery
