@@ -83,6 +83,12 @@ def _bench(args) -> int:
             f"ratio: {r['ratio']:.0f}x  (torch threads: {r['torch_threads']}; "
             f"parameters: {r['parameters']})"
         )
+        kf = r["kernel_floor"]
+        print(
+            f"kernel floor (the two batched matmuls + sigmoids alone, same shapes): "
+            f"{kf['steps_per_s']:,.0f} env-steps/s ({1e3 * kf['seconds_per_step']:.2f} ms "
+            "per lock-step); no engine built from these kernels runs faster here"
+        )
     return 0
 
 
@@ -99,6 +105,20 @@ def _train(args) -> int:
     cfg = TrainConfig(**given)
     agent = train(cfg, resume=args.resume)
     print(f"agent written to {agent}")
+    return 0
+
+
+def _apg(args) -> int:
+    from anpolicy.apg import APGConfig, apg
+
+    fields = {f.name for f in dataclasses.fields(APGConfig)}
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if args.resume:  # the run's own config, with only the options given here changed
+        saved = Path(given.get("run_dir", APGConfig.run_dir)) / "config.json"
+        if not saved.exists():
+            raise FileNotFoundError(f"--resume: no run config at {saved}")
+        given = {**json.loads(saved.read_text()), **given}
+    print(f"agent written to {apg(APGConfig(**given), resume=args.resume)}")
     return 0
 
 
@@ -125,13 +145,21 @@ def _ship(args) -> int:
     return 0
 
 
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 def _add_config_options(parser, config_class) -> None:
     """One ``--option`` per field of a config dataclass (default: the field's)."""
     for f in dataclasses.fields(config_class):
         parser.add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f.name,
-            type=type(f.default),
+            type=_parse_bool if isinstance(f.default, bool) else type(f.default),
             default=None,
             help=f"default {f.default!r}",
         )
@@ -183,6 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("distill", help="distil an Attention Neuron from a teacher (DAgger)")
     _add_config_options(d, DistillConfig)
     d.set_defaults(func=_distill)
+
+    from anpolicy.apg import APGConfig
+
+    g = sub.add_parser(
+        "apg", help="fine-tune an Attention Neuron by backpropagation through the simulator"
+    )
+    _add_config_options(g, APGConfig)
+    g.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    g.set_defaults(func=_apg)
 
     s = sub.add_parser("ship", help="copy a finished training run into data/ (manifest)")
     s.add_argument("run_dir")

@@ -72,6 +72,35 @@ def batched(params: np.ndarray, n_episodes: int, seed: int = 0, repeats: int = 2
     }
 
 
+def kernel_floor(population: int, n_episodes: int, repeats: int = 200) -> dict:
+    """Throughput bound set by the Attention Neuron's unavoidable kernels alone.
+
+    Times, at the engine's shapes (P members, R episodes, 5 channels, all episodes
+    alive), only the two batched matmuls (LSTM gates, attention logits) and the sigmoids
+    over their outputs, with nothing else of a step (no physics, cell update, message,
+    output layer or bookkeeping). No engine built from these PyTorch kernels can run
+    faster than ``steps_per_s`` on this machine.
+    """
+    p, n = population, n_episodes * 5
+    g = torch.Generator().manual_seed(0)
+    w_gates = torch.randn(p, 32, 11, generator=g)
+    x = torch.randn(p, 11, n, generator=g)
+    w_att = torch.randn(p, 16, 8, generator=g)
+    h = torch.randn(p, 8, n, generator=g)
+
+    def kernels():
+        torch.bmm(w_gates, x).sigmoid_()
+        torch.bmm(w_att, h).sigmoid_()
+
+    for _ in range(5):
+        kernels()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        kernels()
+    per_step = (time.perf_counter() - t0) / repeats
+    return {"seconds_per_step": per_step, "steps_per_s": p * n_episodes / per_step}
+
+
 def run_bench(
     population: int = 256,
     episodes: int = 16,
@@ -84,10 +113,12 @@ def run_bench(
     params, what = bench_params(seed, population)
     loop = per_episode_loop(params[0], loop_seconds, seed)
     fast = batched(params, episodes, seed)
+    floor = kernel_floor(population, episodes)
     return {
         "parameters": what,
         "per_episode_loop": loop,
         "batched": fast,
         "ratio": fast["steps_per_s"] / loop["steps_per_s"],
+        "kernel_floor": floor,
         "torch_threads": torch.get_num_threads(),
     }

@@ -54,6 +54,7 @@ class DistillConfig:
     beta0: float = 1.0  # probability of executing the teacher's action, first iteration
     beta_decay: float = 0.85  # multiplied into beta every iteration
     init_scale: float = 0.1  # std of the student's initial parameters
+    init_from: str = ""  # start the student from these Attention Neuron weights instead
     validate_every: int = 10  # iterations between validations
     validate_episodes: int = 512
     validate_seed: int = 1_000_001
@@ -177,9 +178,15 @@ def distill(cfg: DistillConfig, progress: bool = True) -> Path:
     teacher, t_params, _ = load_agent(cfg.teacher)
     t_weights = teacher.prepare(t_params)
     student = BatchedAttentionNeuron()
-    with torch.no_grad():
-        for p in student.parameters():
-            p.normal_(0.0, cfg.init_scale)
+    if cfg.init_from:
+        init_policy, init_params, _ = load_agent(cfg.init_from)
+        if init_policy.spec() != AttentionNeuronPolicy().spec():
+            raise ValueError(f"--init-from {cfg.init_from} holds a {init_policy.spec()} policy")
+        student.load_flat(init_params)
+    else:
+        with torch.no_grad():
+            for p in student.parameters():
+                p.normal_(0.0, cfg.init_scale)
     opt = torch.optim.Adam(student.parameters(), lr=cfg.lr)
     an = AttentionNeuronPolicy()
     buffer, best, beta = [], None, cfg.beta0
@@ -198,12 +205,22 @@ def distill(cfg: DistillConfig, progress: bool = True) -> Path:
             losses.append(fit_step(student, opt, [d[:, idx] for d in data], cfg.grad_clip))
         it += 1
         beta *= cfg.beta_decay
-        row = {"iter": it, "wall_s": round(time.time() - t0, 1), "loss": float(np.mean(losses)),
-               "beta": beta, "mean_len": float(buffer[-1][3].sum(0).float().mean())}
+        row = {
+            "iter": it,
+            "wall_s": round(time.time() - t0, 1),
+            "loss": float(np.mean(losses)),
+            "beta": beta,
+            "mean_len": float(buffer[-1][3].sum(0).float().mean()),
+        }
         if it % cfg.validate_every == 0:
             params = student.flat()
-            res = rollout(an, params, cfg.validate_episodes, seed=cfg.validate_seed,
-                          schedule=PermutationSchedule.at_reset())
+            res = rollout(
+                an,
+                params,
+                cfg.validate_episodes,
+                seed=cfg.validate_seed,
+                schedule=PermutationSchedule.at_reset(),
+            )
             row["val_mean"] = float(res.returns.mean())
             if best is None or row["val_mean"] > best[0]:
                 best = (row["val_mean"], it, params)
@@ -214,10 +231,15 @@ def distill(cfg: DistillConfig, progress: bool = True) -> Path:
     bar.close()
     if best is None:
         best = (float("nan"), it, student.flat())
-    res = rollout(an, best[2], cfg.test_episodes, seed=cfg.test_seed,
-                  schedule=PermutationSchedule.at_reset())
-    meta = {"config": asdict(cfg), "selected_iteration": best[1], "validation_mean": best[0],
-            "test": summarize(res.returns[0], res.lengths[0]),
-            "wall_s": round(time.time() - t0, 1)}
+    res = rollout(
+        an, best[2], cfg.test_episodes, seed=cfg.test_seed, schedule=PermutationSchedule.at_reset()
+    )
+    meta = {
+        "config": asdict(cfg),
+        "selected_iteration": best[1],
+        "validation_mean": best[0],
+        "test": summarize(res.returns[0], res.lengths[0]),
+        "wall_s": round(time.time() - t0, 1),
+    }
     (run / "result.json").write_text(json.dumps(meta, indent=2))
     return save_agent(run / "student.npz", an, best[2], meta)

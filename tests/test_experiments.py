@@ -46,6 +46,7 @@ def _one_thread():
     yield
     torch.set_num_threads(before)
 
+
 # ------------------------------------------------------------- recovery times
 
 

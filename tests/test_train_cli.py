@@ -187,3 +187,5 @@ def test_cli_bench_prints_both_figures_and_ratio():
     assert r["ratio"] == pytest.approx(
         r["batched"]["steps_per_s"] / r["per_episode_loop"]["steps_per_s"]
     )
+    floor = r["kernel_floor"]
+    assert floor["steps_per_s"] == pytest.approx(8 * 4 / floor["seconds_per_step"])

@@ -1,0 +1,96 @@
+"""Behaviour profiles (falls, per-step reward) and the simulator-gradient fine-tuner."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from anpolicy import physics
+from anpolicy.apg import APGConfig, apg, train_iteration
+from anpolicy.diagnostics import behaviour_profile, count_falls
+from anpolicy.distill import BatchedAttentionNeuron
+from anpolicy.policy import AttentionNeuronPolicy
+from anpolicy.rollout import rollout
+from anpolicy.schedules import PermutationSchedule
+from anpolicy.weights import load_agent, save_agent
+from tests.test_train_cli import _cli
+
+NAN = np.nan
+
+
+def test_count_falls_needs_balance_then_a_drop_below_horizontal():
+    traces = np.array(
+        [
+            [-1.0, 0.9, -0.5, 0.9, 0.95, -0.1, NAN, NAN],  # two falls
+            [-1.0, -0.5, 0.5, -0.9, 0.7, -0.2, -1.0, NAN],  # never balanced: none
+            [0.9, 0.5, 0.1, 0.85, 0.99, 0.9, 0.95, 0.9],  # dips but stays above 0: none
+            [0.9, -0.1, -0.5, -0.9, -0.1, NAN, NAN, NAN],  # one fall, not counted twice
+        ]
+    )
+    assert count_falls(traces).tolist() == [2, 0, 0, 1]
+    assert count_falls(traces.reshape(2, 2, 8)).shape == (2, 2)
+
+
+def test_behaviour_profile_matches_the_rollout_and_unpermutes_cos_theta():
+    policy = AttentionNeuronPolicy()
+    params = np.random.default_rng(3).normal(0, 0.5, policy.n_params).astype(np.float32)
+    schedule = PermutationSchedule.at_reset()
+    pr = behaviour_profile(policy, params, 6, seed=11, schedule=schedule)
+    ref = rollout(policy, params, 6, seed=11, schedule=schedule, record_episodes=[(0, 2)])
+    np.testing.assert_array_equal(pr["returns"], ref.returns[0])
+    np.testing.assert_array_equal(pr["lengths"], ref.lengths[0])
+    np.testing.assert_allclose(np.nansum(pr["reward"], axis=1), pr["returns"], rtol=1e-12)
+    assert (np.sum(~np.isnan(pr["reward"]), axis=1) == pr["lengths"]).all()
+    tr = ref.traces[(0, 2)]
+    obs, perm = np.asarray(tr["obs"]), np.asarray(tr["perm"])
+    cos_channel = np.argsort(perm, axis=1)[:, 2]
+    cos_seen = obs[np.arange(len(obs)), cos_channel]
+    np.testing.assert_allclose(pr["cos_theta"][2, : len(obs)], cos_seen, rtol=1e-6)
+    assert ((pr["upright_share"] >= 0) & (pr["upright_share"] <= 1)).all()
+
+
+def test_apg_iteration_changes_parameters_and_reports_the_batch():
+    torch.manual_seed(0)
+    model = BatchedAttentionNeuron()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.3)
+    before = model.flat().copy()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    starts = torch.as_tensor(physics.sample_start_states(np.random.default_rng(0), 4))
+    row = train_iteration(model, opt, starts, window=50, grad_clip=1.0)
+    assert np.isfinite([row["return"], row["length"], row["loss"]]).all()
+    assert 1 <= row["length"] <= physics.MAX_STEPS
+    assert not np.array_equal(model.flat(), before)
+
+
+def test_apg_run_writes_an_agent_and_resumes(tmp_path):
+    policy = AttentionNeuronPolicy()
+    init = np.random.default_rng(0).normal(0, 0.3, policy.n_params)
+    init_path = save_agent(tmp_path / "init.npz", policy, init, {"note": "test"})
+    cfg = APGConfig(
+        init_from=str(init_path),
+        iterations=1,
+        batch=3,
+        window=200,
+        validate_every=1,
+        validate_episodes=4,
+        test_episodes=4,
+        threads=1,
+        run_dir=str(tmp_path / "run"),
+    )
+    agent = apg(cfg, progress=False)
+    _, params, meta = load_agent(agent)
+    assert params.shape == (policy.n_params,) and meta["test"]["n"] == 4
+    with pytest.raises(FileExistsError):
+        apg(cfg, progress=False)
+    out = _cli("apg", "--run-dir", cfg.run_dir, "--resume", "--iterations", "2")
+    assert "agent written" in out.stdout
+    lines = (tmp_path / "run" / "log.jsonl").read_text().splitlines()
+    assert [__import__("json").loads(x)["iter"] for x in lines] == [0, 1, 2]
+
+
+def test_cli_rejects_a_bad_boolean():
+    out = _cli("apg", "--upright-only", "maybe", check=False)
+    assert out.returncode == 2 and "expected true or false" in out.stderr
