@@ -96,3 +96,15 @@ def load_log(name: str, data_dir: Path = DATA_DIR) -> dict:
     rows = [json.loads(x) for x in (Path(data_dir) / entry["log"]).read_text().splitlines() if x]
     keys = sorted({k for r in rows for k in r})
     return {k: np.array([r.get(k, np.nan) for r in rows], dtype=np.float64) for k in keys}
+
+
+def cpu_seconds(log: dict, default_threads: int) -> float:
+    """CPU time of a training log (from `load_log`): the sum over generations of the
+    wall-clock since the previous row times that row's ``threads`` (rows written before
+    the field existed count ``default_threads``, the run config's)."""
+    import numpy as np
+
+    wall = log["wall_s"]
+    threads = log.get("threads", np.full_like(wall, np.nan))
+    threads = np.where(np.isnan(threads), default_threads, threads)
+    return float(np.sum(np.diff(wall, prepend=0.0) * threads))

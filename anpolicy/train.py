@@ -210,6 +210,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             "fit_mean": float(fitness.mean()),
             "fit_min": float(fitness.min()),
             "step_size": opt.step_size,
+            "threads": cfg.threads,  # a resumed run may use another count: CPU time per row
         }
         if st["gen"] % cfg.validate_every == 0:
             center = opt.center.astype(np.float32)

@@ -26,6 +26,7 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from anpolicy.analysis import Z95
 from anpolicy.results import load_results
 
 CHAPTERS = ("permutations", "ablations", "attention", "noise", "training")
@@ -142,7 +143,7 @@ def difference(a: dict, b: dict) -> dict:
     chapters' paired differences where they exist, they are tighter)."""
     se = (a["se"] ** 2 + b["se"] ** 2) ** 0.5
     d = a["mean"] - b["mean"]
-    return {"mean": d, "se": se, "ci95": [d - 1.96 * se, d + 1.96 * se], "n": min(a["n"], b["n"])}
+    return {"mean": d, "se": se, "ci95": [d - Z95 * se, d + Z95 * se], "n": min(a["n"], b["n"])}
 
 
 def paired_or_unpaired(cond: dict, base: dict) -> tuple[dict, str]:

@@ -189,3 +189,11 @@ def test_cli_bench_prints_both_figures_and_ratio():
     )
     floor = r["kernel_floor"]
     assert floor["steps_per_s"] == pytest.approx(8 * 4 / floor["seconds_per_step"])
+
+
+def test_cpu_seconds_counts_threads_per_generation():
+    from anpolicy.data import cpu_seconds
+
+    log = {"wall_s": np.array([10.0, 20.0, 25.0, 30.0]), "threads": np.array([np.nan, 1, 2, 2])}
+    assert cpu_seconds(log, default_threads=1) == pytest.approx(10 + 10 + 10 + 10)
+    assert cpu_seconds({"wall_s": np.array([5.0, 8.0])}, default_threads=2) == 16.0
