@@ -53,6 +53,15 @@ def sample_start_states(rng: np.random.Generator, n: int | None = None) -> np.nd
     return START_CENTRE + rng.uniform(-START_HIGH, START_HIGH, size=size)
 
 
+UPRIGHT_HIGH = np.array([1.0, 1.0, 0.3, 1.0])
+
+
+def sample_upright_starts(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Easy starts for a training curriculum (not the task's): the pole near upright and
+    slow, ``x, x_dot, theta_dot ~ U(-1, 1)``, ``theta ~ U(-0.3, 0.3)``. (n, 4) float64."""
+    return rng.uniform(-UPRIGHT_HIGH, UPRIGHT_HIGH, size=(n, 4))
+
+
 def force_from_action(action):
     """Force in N from an action, ``10 * clip(a, -1, 1)``, same shape and type as ``action``."""
     if isinstance(action, np.ndarray | float | np.floating):

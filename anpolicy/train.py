@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from anpolicy import physics
 from anpolicy.analysis import summarize
 from anpolicy.es import CMAES, PGPE
 from anpolicy.policy import AttentionNeuronPolicy, FNNPolicy
@@ -49,6 +50,8 @@ class TrainConfig:
     init_stdev: float = 0.082  # PGPE: initial per-parameter stdev
     train_shuffle: str = "none"  # permutation schedule during training (see schedules.parse)
     noise_channels: int = 0  # extra N(0, 0.1^2) channels during training
+    upright_starts: float = 0.0  # curriculum: share of training episodes that start with
+    # the pole up (physics.sample_upright_starts); validation and test use the task's starts
     init_from: str = ""  # optional agent file whose parameters are the starting point x0
     seed: int = 0  # the one seed of the run (optimizer sampling and task seeds)
     validate_every: int = 25  # generations between validations of the centre
@@ -101,6 +104,21 @@ def _log_upto(log_path: Path, gen: int) -> str:
     """The log's lines up to generation ``gen`` (a checkpoint's), as text."""
     lines = log_path.read_text().splitlines() if log_path.exists() else []
     return "".join(ln + "\n" for ln in lines if ln.strip() and json.loads(ln)["gen"] <= gen)
+
+
+def training_starts(cfg: TrainConfig, task_seed: int):
+    """Start states (rollouts, 4) of one generation's episodes, or None for the task's
+    own (drawn by the rollout from ``task_seed``). With ``cfg.upright_starts`` > 0 the
+    first ``round(share * rollouts)`` episodes start upright (a curriculum)."""
+    if not 0.0 <= cfg.upright_starts <= 1.0:
+        raise ValueError(f"upright_starts must be in [0, 1], got {cfg.upright_starts}")
+    if cfg.upright_starts == 0.0:
+        return None
+    rng = np.random.default_rng([task_seed, 1])
+    starts = physics.sample_start_states(rng, cfg.rollouts)
+    k = round(cfg.upright_starts * cfg.rollouts)
+    starts[:k] = physics.sample_upright_starts(rng, k)
+    return starts
 
 
 def make_optimizer(cfg: TrainConfig, n_params: int, seed: int):
@@ -190,13 +208,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     )
     while not out_of_budget():
         pop = opt.ask()
+        task_seed = int(task_rng.integers(2**31))
         res = rollout(
             policy,
             torch.as_tensor(pop, dtype=torch.float32),
             cfg.rollouts,
-            seed=int(task_rng.integers(2**31)),
+            seed=task_seed,
             schedule=schedule,
             channels=channels,
+            start_states=training_starts(cfg, task_seed),
         )
         fitness = res.returns.mean(axis=1)
         opt.tell(fitness)

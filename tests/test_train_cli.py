@@ -197,3 +197,17 @@ def test_cpu_seconds_counts_threads_per_generation():
     log = {"wall_s": np.array([10.0, 20.0, 25.0, 30.0]), "threads": np.array([np.nan, 1, 2, 2])}
     assert cpu_seconds(log, default_threads=1) == pytest.approx(10 + 10 + 10 + 10)
     assert cpu_seconds({"wall_s": np.array([5.0, 8.0])}, default_threads=2) == 16.0
+
+
+def test_upright_curriculum_starts(tmp_path):
+    from anpolicy.train import training_starts
+
+    assert training_starts(TrainConfig(rollouts=8), 5) is None
+    cfg = TrainConfig(rollouts=8, upright_starts=0.5)
+    starts = training_starts(cfg, 5)
+    assert starts.shape == (8, 4)
+    np.testing.assert_array_equal(starts, training_starts(cfg, 5))  # a function of the seed
+    assert (np.abs(starts[:4, 2]) <= 0.3).all()  # upright: theta near 0
+    assert (np.abs(starts[4:, 2] - np.pi) <= np.pi / 2).all()  # the task's: hanging down
+    with pytest.raises(ValueError, match="upright_starts"):
+        training_starts(TrainConfig(upright_starts=1.5), 5)
