@@ -1,9 +1,11 @@
-"""Collect the validation curves of the fine-tuning candidates into one data file.
+"""Collect the validation curves of fine-tuning candidates into one data file.
 
-Each candidate started from the same agent (the 890-generation PGPE Attention Neuron,
-sha256 below) and was validated on the same 512 held-out episodes (seed 1000001, one
-random permutation per episode). Usage (run directories default to CANDIDATES):
+The candidates of one file started from the same agent (its sha256 is recorded) and were
+validated on the same 512 held-out episodes (seed 1000001, one random permutation per
+episode). Usage:
 ``python scripts/collect_finetune_logs.py > data/logs/finetune_candidates.json``
+(the runs from the 890-generation agent, the default) or
+``python scripts/collect_finetune_logs.py --init-sha SHA runs/a runs/b > FILE``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ CANDIDATES = {
     "runs/apg_lr3e4": "backprop through the simulator, 100-step windows, Adam lr 3e-4",
     "runs/apg_up": "backprop through the simulator, upright windows only, lr 1e-3",
     "runs/apg_lr3e3": "backprop through the simulator, 100-step windows, lr 3e-3",
+    "runs/cur_plain": "PGPE restarted from the agent, the task's starts",
+    "runs/cur_upright": "PGPE restarted from the agent, half the training starts upright",
 }
 
 
@@ -40,9 +44,14 @@ def curve(run: Path) -> list[dict]:
 
 
 def main() -> None:
-    runs = [Path(a) for a in sys.argv[1:]] or [Path(k) for k in CANDIDATES]
+    args = sys.argv[1:]
+    init_sha = INIT_SHA256
+    if args[:1] == ["--init-sha"]:
+        init_sha, args = args[1], args[2:]
+    default = [k for k in CANDIDATES if not k.startswith("runs/cur_")]
+    runs = [Path(a) for a in args] or [Path(k) for k in default]
     result = {
-        "init_sha256": INIT_SHA256,
+        "init_sha256": init_sha,
         "validate_seed": 1000001,
         "validate_episodes": 512,
         "candidates": [],
