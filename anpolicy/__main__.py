@@ -92,18 +92,23 @@ def _bench(args) -> int:
     return 0
 
 
-def _train(args) -> int:
-    from anpolicy.train import TrainConfig, train
-
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+def _config_from_args(config_class, args):
+    """A config from the options given on the command line (the rest: defaults). With
+    ``--resume``: the run's own ``config.json``, with only the options given changed."""
+    fields = {f.name for f in dataclasses.fields(config_class)}
     given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    if args.resume:  # the run's own config, with only the options given here changed
-        saved = Path(given.get("run_dir", TrainConfig.run_dir)) / "config.json"
+    if getattr(args, "resume", False):
+        saved = Path(given.get("run_dir", config_class.run_dir)) / "config.json"
         if not saved.exists():
             raise FileNotFoundError(f"--resume: no run config at {saved}")
         given = {**json.loads(saved.read_text()), **given}
-    cfg = TrainConfig(**given)
-    agent = train(cfg, resume=args.resume)
+    return config_class(**given)
+
+
+def _train(args) -> int:
+    from anpolicy.train import TrainConfig, train
+
+    agent = train(_config_from_args(TrainConfig, args), resume=args.resume)
     print(f"agent written to {agent}")
     return 0
 
@@ -111,23 +116,15 @@ def _train(args) -> int:
 def _apg(args) -> int:
     from anpolicy.apg import APGConfig, apg
 
-    fields = {f.name for f in dataclasses.fields(APGConfig)}
-    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    if args.resume:  # the run's own config, with only the options given here changed
-        saved = Path(given.get("run_dir", APGConfig.run_dir)) / "config.json"
-        if not saved.exists():
-            raise FileNotFoundError(f"--resume: no run config at {saved}")
-        given = {**json.loads(saved.read_text()), **given}
-    print(f"agent written to {apg(APGConfig(**given), resume=args.resume)}")
+    agent = apg(_config_from_args(APGConfig, args), resume=args.resume)
+    print(f"agent written to {agent}")
     return 0
 
 
 def _distill(args) -> int:
     from anpolicy.distill import DistillConfig, distill
 
-    fields = {f.name for f in dataclasses.fields(DistillConfig)}
-    cfg = DistillConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
-    print(f"student written to {distill(cfg)}")
+    print(f"student written to {distill(_config_from_args(DistillConfig, args))}")
     return 0
 
 

@@ -47,7 +47,7 @@ from anpolicy.distill import BatchedAttentionNeuron
 from anpolicy.policy import AttentionNeuronPolicy
 from anpolicy.rollout import rollout
 from anpolicy.schedules import PermutationSchedule
-from anpolicy.train import _atomic_write_bytes, code_version
+from anpolicy.train import _atomic_write_bytes, _log_upto, code_version
 from anpolicy.weights import load_agent, save_agent
 
 
@@ -146,9 +146,7 @@ def apg(cfg: APGConfig, resume: bool = False, progress: bool = True) -> Path:
         opt.load_state_dict(st["opt"])
         # keep only log lines up to the checkpoint: the rest is redone
         log_path = run / "log.jsonl"
-        lines = log_path.read_text().splitlines() if log_path.exists() else []
-        kept = [x for x in lines if x.strip() and json.loads(x)["iter"] <= st["iter"]]
-        log_path.write_text("".join(x + "\n" for x in kept))
+        log_path.write_text(_log_upto(log_path, st["iter"], key="iter"))
     else:
         if ckpt.exists():
             raise FileExistsError(f"{run} already holds a run; use --resume or another --run-dir")

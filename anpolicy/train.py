@@ -100,10 +100,10 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _log_upto(log_path: Path, gen: int) -> str:
-    """The log's lines up to generation ``gen`` (a checkpoint's), as text."""
+def _log_upto(log_path: Path, step: int, key: str = "gen") -> str:
+    """The log's lines up to ``step`` of column ``key`` (a checkpoint's), as text."""
     lines = log_path.read_text().splitlines() if log_path.exists() else []
-    return "".join(ln + "\n" for ln in lines if ln.strip() and json.loads(ln)["gen"] <= gen)
+    return "".join(ln + "\n" for ln in lines if ln.strip() and json.loads(ln)[key] <= step)
 
 
 def training_starts(cfg: TrainConfig, task_seed: int):
