@@ -14,6 +14,7 @@ from anpolicy.physics import MAX_STEPS
 def _evaluate(args) -> int:
     import torch
 
+    from anpolicy import fused
     from anpolicy.analysis import summarize
     from anpolicy.interventions import make_interventions
     from anpolicy.rollout import rollout
@@ -22,6 +23,7 @@ def _evaluate(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    fused.set_threads(args.threads)
     policy, params, meta = load_agent(args.weights)
     schedule = PermutationSchedule.parse(args.schedule)
     channels = ObservationChannels(n_copies=args.copies, n_noise=args.noise)
@@ -35,6 +37,7 @@ def _evaluate(args) -> int:
         interventions=make_interventions(args.intervention),
         max_steps=args.max_steps,
         progress=not args.json and "evaluate",
+        engine=args.engine,
     )
     s = summarize(res.returns[0], res.lengths[0])
     s.update(
@@ -45,6 +48,7 @@ def _evaluate(args) -> int:
         noise_channels=args.noise,
         copies=args.copies,
         intervention=args.intervention,
+        engine=res.engine,
     )
     if args.json:
         print(json.dumps(s))
@@ -52,7 +56,8 @@ def _evaluate(args) -> int:
         lo, hi = s["ci95"]
         print(
             f"{args.weights}: {policy.kind}, {schedule.describe()}, intervention "
-            f"{args.intervention}, {args.noise} noise channels, seed {args.seed}"
+            f"{args.intervention}, {args.noise} noise channels, seed {args.seed}, "
+            f"{res.engine} engine"
         )
         print(
             f"mean return {s['mean']:.1f} +- {s['sd']:.1f} sd (s.e. {s['se']:.1f}, "
@@ -69,23 +74,28 @@ def _bench(args) -> int:
     if args.json:
         print(json.dumps(r))
     else:
-        lp, bt = r["per_episode_loop"], r["batched"]
+        lp = r["per_episode_loop"]
         print(
             f"per-episode loop (gymnasium env + torch.nn policy): {lp['steps_per_s']:,.0f} "
             f"env-steps/s ({lp['env_steps']} steps in {lp['seconds']:.1f} s)"
         )
+        for name, key, ratio in (
+            ("PyTorch lock-step engine", "batched_torch_engine", "ratio_torch_engine"),
+            ("fused engine", "batched", "ratio"),
+        ):
+            bt = r[key]
+            print(
+                f"batched, {name} ({bt['population']} x {bt['episodes_per_member']} episodes): "
+                f"{bt['steps_per_s']:,.0f} env-steps/s ({bt['env_steps']} steps in "
+                f"{bt['seconds']:.1f} s), {r[ratio]:.0f}x the loop"
+            )
         print(
-            f"batched engine ({bt['population']} x {bt['episodes_per_member']} episodes): "
-            f"{bt['steps_per_s']:,.0f} env-steps/s ({bt['env_steps']} steps in "
-            f"{bt['seconds']:.1f} s)"
-        )
-        print(
-            f"ratio: {r['ratio']:.0f}x  (torch threads: {r['torch_threads']}; "
-            f"parameters: {r['parameters']})"
+            f"threads: torch {r['torch_threads']}, fused {r['fused_threads']} "
+            f"({r['numba_threading_layer']}); parameters: {r['parameters']}"
         )
         kf = r["kernel_floor"]
         print(
-            f"kernel floor (the two batched matmuls + sigmoids alone, same shapes): "
+            f"PyTorch kernel floor (the two batched matmuls + sigmoids alone, same shapes): "
             f"{kf['steps_per_s']:,.0f} env-steps/s ({1e3 * kf['seconds_per_step']:.2f} ms "
             "per lock-step); no engine built from these kernels runs faster here"
         )
@@ -102,6 +112,8 @@ def _config_from_args(config_class, args):
         if not saved.exists():
             raise FileNotFoundError(f"--resume: no run config at {saved}")
         given = {**json.loads(saved.read_text()), **given}
+        if hasattr(config_class, "from_saved"):
+            return config_class.from_saved(given)
     return config_class(**given)
 
 
@@ -184,15 +196,22 @@ def build_parser() -> argparse.ArgumentParser:
         "permute_relative | permute_absolute | zero_prev_action",
     )
     e.add_argument("--max-steps", type=int, default=MAX_STEPS)
-    e.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    e.add_argument(
+        "--engine",
+        choices=("auto", "torch", "fused"),
+        default="auto",
+        help="auto (default): the fused engine where it runs (Attention Neuron, no "
+        "intervention), else the PyTorch one; results of the two agree in distribution",
+    )
+    e.add_argument("--threads", type=int, default=0, help="threads (0: default)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=_evaluate)
 
-    b = sub.add_parser("bench", help="per-episode loop vs batched engine throughput")
+    b = sub.add_parser("bench", help="per-episode loop vs batched engines: throughput")
     b.add_argument("--population", type=int, default=256)
     b.add_argument("--episodes", type=int, default=16)
     b.add_argument("--loop-seconds", type=float, default=10.0)
-    b.add_argument("--threads", type=int, default=0)
+    b.add_argument("--threads", type=int, default=0, help="threads of both engines (0: default)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_bench)

@@ -2,8 +2,10 @@
 
 (a) one `CartPoleSwingUpHarderEnv` + one `ReferenceAttentionNeuron` forward per step,
 episode after episode (the structure of Tang & Ha's evaluation code);
-(b) `anpolicy.rollout.rollout` on P parameter vectors x R episodes at once.
-Both run the same policy (perturbed copies of one parameter vector) in one process, one
+(b) `anpolicy.rollout.rollout` on P parameter vectors x R episodes at once, with each of
+its two engines: the lock-step PyTorch engine and the fused compiled one
+(`anpolicy.fused`).
+All run the same policy (perturbed copies of one parameter vector) in one process, one
 after the other; throughput counts real environment steps (episode lengths summed).
 """
 
@@ -55,16 +57,29 @@ def per_episode_loop(params: np.ndarray, min_seconds: float, seed: int = 0) -> d
     return {"env_steps": steps, "episodes": episodes, "seconds": dt, "steps_per_s": steps / dt}
 
 
-def batched(params: np.ndarray, n_episodes: int, seed: int = 0, repeats: int = 2) -> dict:
+def batched(
+    params: np.ndarray,
+    n_episodes: int,
+    seed: int = 0,
+    min_repeats: int = 2,
+    min_seconds: float = 3.0,
+    engine: str = "torch",
+) -> dict:
+    """Env-steps per second of `rollout` with ``engine``: whole generations (seeds seed,
+    seed + 1, ...), at least ``min_repeats`` of them and ``min_seconds`` in all, after a
+    warm-up call (compilation for the fused engine)."""
     policy = AttentionNeuronPolicy()
     p = torch.as_tensor(params)
-    rollout(policy, p[:2], 2, seed=seed, max_steps=20)  # warm-up
-    steps, t0 = 0, time.perf_counter()
-    for k in range(repeats):
-        steps += rollout(policy, p, n_episodes, seed=seed + k).env_steps
+    rollout(policy, p[:2], 2, seed=seed, max_steps=20, engine=engine)  # warm-up
+    steps, k, t0 = 0, 0, time.perf_counter()
+    while k < min_repeats or time.perf_counter() - t0 < min_seconds:
+        steps += rollout(policy, p, n_episodes, seed=seed + k, engine=engine).env_steps
+        k += 1
     dt = time.perf_counter() - t0
     return {
+        "engine": engine,
         "env_steps": steps,
+        "generations": k,
         "population": len(params),
         "episodes_per_member": n_episodes,
         "seconds": dt,
@@ -73,13 +88,13 @@ def batched(params: np.ndarray, n_episodes: int, seed: int = 0, repeats: int = 2
 
 
 def kernel_floor(population: int, n_episodes: int, repeats: int = 200) -> dict:
-    """Throughput bound set by the Attention Neuron's unavoidable kernels alone.
+    """Throughput bound of the PyTorch engine, set by its unavoidable kernels alone.
 
     Times, at the engine's shapes (P members, R episodes, 5 channels, all episodes
     alive), only the two batched matmuls (LSTM gates, attention logits) and the sigmoids
     over their outputs, with nothing else of a step (no physics, cell update, message,
     output layer or bookkeeping). No engine built from these PyTorch kernels can run
-    faster than ``steps_per_s`` on this machine.
+    faster than ``steps_per_s`` on this machine (the fused engine is not built from them).
     """
     p, n = population, n_episodes * 5
     g = torch.Generator().manual_seed(0)
@@ -108,17 +123,30 @@ def run_bench(
     threads: int | None = None,
     seed: int = 0,
 ) -> dict:
+    """Measure the per-episode loop, then both batched engines, in this one process.
+
+    ``ratio`` is the fused engine's throughput over the loop's, ``ratio_torch_engine``
+    the PyTorch engine's; ``batched`` is the fused engine's figures (the engine training
+    and plain evaluation run on)."""
+    from anpolicy import fused
+
     if threads:
         torch.set_num_threads(threads)
+    fused.set_threads(threads)
     params, what = bench_params(seed, population)
     loop = per_episode_loop(params[0], loop_seconds, seed)
-    fast = batched(params, episodes, seed)
+    lockstep = batched(params, episodes, seed, engine="torch")
+    compiled = batched(params, episodes, seed, engine="fused")
     floor = kernel_floor(population, episodes)
     return {
         "parameters": what,
         "per_episode_loop": loop,
-        "batched": fast,
-        "ratio": fast["steps_per_s"] / loop["steps_per_s"],
+        "batched": compiled,
+        "batched_torch_engine": lockstep,
+        "ratio": compiled["steps_per_s"] / loop["steps_per_s"],
+        "ratio_torch_engine": lockstep["steps_per_s"] / loop["steps_per_s"],
         "kernel_floor": floor,
         "torch_threads": torch.get_num_threads(),
+        "fused_threads": fused.numba.get_num_threads(),
+        "numba_threading_layer": fused.numba_threading_layer(),
     }

@@ -87,6 +87,7 @@ def load_log(name: str, data_dir: Path = DATA_DIR) -> dict:
     """A shipped agent's training log as arrays: ``{column: (n_rows,) array}``.
 
     Validation columns (``val_mean``, ``val_se``) are NaN on generations without one.
+    Text columns (``engine``) are object arrays, None where a row lacks them.
     """
     import numpy as np
 
@@ -95,7 +96,13 @@ def load_log(name: str, data_dir: Path = DATA_DIR) -> dict:
         raise KeyError(f"unknown agent {name!r}")
     rows = [json.loads(x) for x in (Path(data_dir) / entry["log"]).read_text().splitlines() if x]
     keys = sorted({k for r in rows for k in r})
-    return {k: np.array([r.get(k, np.nan) for r in rows], dtype=np.float64) for k in keys}
+    out = {}
+    for k in keys:
+        if any(isinstance(r.get(k), str) for r in rows):
+            out[k] = np.array([r.get(k) for r in rows], dtype=object)
+        else:
+            out[k] = np.array([r.get(k, np.nan) for r in rows], dtype=np.float64)
+    return out
 
 
 def cpu_seconds(log: dict, default_threads: int) -> float:

@@ -69,15 +69,15 @@ def force_from_action(action):
     return FORCE_MAG * action.clamp(-1.0, 1.0)
 
 
-def dynamics_step(state, force):
-    """Advance ``state`` (..., 4) by one Euler step under ``force`` (...) in N.
+def euler_update(x, x_dot, th, th_dot, s, c, force):
+    """One Euler step from the state's components, ``s, c = sin th, cos th`` and the
+    force in N; returns the new ``(x, x_dot, th, th_dot)``.
 
-    Positions move with the old velocities; velocities with the accelerations of the
-    old state (the order of the original code). Returns the new state (..., 4).
+    Pure arithmetic on its arguments, so the same function serves numpy arrays, torch
+    tensors and (compiled with numba, in `anpolicy.fused`) scalars: this is the one
+    place the equations of motion are written. Positions move with the old velocities;
+    velocities with the accelerations of the old state (the order of the original code).
     """
-    sin, cos = _trig(state)
-    x, x_dot, th, th_dot = (state[..., i] for i in range(4))
-    s, c = sin(th), cos(th)
     m_p, m_c, ell, b, g = POLE_MASS, CART_MASS, POLE_LENGTH, FRICTION, GRAVITY
     total = m_c + m_p
     x_acc = (-2 * m_p * ell * th_dot**2 * s + 3 * m_p * g * s * c + 4 * force - 4 * b * x_dot) / (
@@ -86,7 +86,17 @@ def dynamics_step(state, force):
     th_acc = (
         -3 * m_p * ell * th_dot**2 * s * c + 6 * total * g * s + 6 * (force - b * x_dot) * c
     ) / (4 * ell * total - 3 * m_p * ell * c**2)
-    new = (x + x_dot * DT, x_dot + x_acc * DT, th + th_dot * DT, th_dot + th_acc * DT)
+    return x + x_dot * DT, x_dot + x_acc * DT, th + th_dot * DT, th_dot + th_acc * DT
+
+
+def dynamics_step(state, force):
+    """Advance ``state`` (..., 4) by one Euler step under ``force`` (...) in N.
+
+    Returns the new state (..., 4); the equations are `euler_update`'s.
+    """
+    sin, cos = _trig(state)
+    x, x_dot, th, th_dot = (state[..., i] for i in range(4))
+    new = euler_update(x, x_dot, th, th_dot, sin(th), cos(th), force)
     if isinstance(state, np.ndarray):
         return np.stack(new, axis=-1)
     import torch
@@ -94,11 +104,21 @@ def dynamics_step(state, force):
     return torch.stack(new, dim=-1)
 
 
+def track_phase(x):
+    """The angle whose cosine weighs the reward by cart position: ``x / 2.4 * pi / 2``."""
+    return x / X_THRESHOLD * (math.pi / 2.0)
+
+
+def reward_from(cos_th, cos_phase):
+    """Reward from ``cos th`` and ``cos(track_phase(x))``: ``(cos th + 1) / 2 * cos_phase``."""
+    return (cos_th + 1.0) / 2.0 * cos_phase
+
+
 def reward(state):
     """Reward (...) of a state (..., 4): ``(cos th + 1)/2 * cos(pi x / 4.8)``, in [-1, 1]."""
     _, cos = _trig(state)
     x, th = state[..., 0], state[..., 2]
-    return (cos(th) + 1.0) / 2.0 * cos(x / X_THRESHOLD * (math.pi / 2.0))
+    return reward_from(cos(th), cos(track_phase(x)))
 
 
 def observation(state):

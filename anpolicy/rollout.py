@@ -7,6 +7,15 @@ once. Finished episodes stop earning reward at their last step and are compacted
 (each member's live slots are moved to the front and the batch is trimmed), so late
 steps cost only what is still running.
 
+Two engines compute it. ``engine="torch"`` (the default) is the lock-step PyTorch loop
+below: every hook of `anpolicy.interventions` and every recording works there, on any
+device. ``engine="fused"`` is `anpolicy.fused`, the same model compiled into one loop
+(several times faster on a CPU) for the Attention Neuron without hooks; ``"auto"`` takes
+the fused engine where it can run and the PyTorch one otherwise. The engines agree in
+distribution, not bit for bit (a chaotic closed loop amplifies float32 round-off), so
+conditions that are compared episode by episode must run on one engine: the book's
+experiments use the default.
+
 Randomness has one source: ``seed``, split by `numpy.random.SeedSequence` into the
 start states, the permutations and the noise stream. Conditions run with the same seed
 therefore see the same starts and the same permutations (paired comparisons).
@@ -24,15 +33,19 @@ from anpolicy import physics
 from anpolicy.interventions import Intervention, Recorder, StepContext
 from anpolicy.schedules import ObservationChannels, PermutationSchedule
 
+ENGINES = ("torch", "fused", "auto")
+
 
 @dataclass
 class RolloutResult:
-    """Per-episode outcomes. ``returns`` (P, R) float64, ``lengths`` (P, R) int64 steps."""
+    """Per-episode outcomes. ``returns`` (P, R) float64, ``lengths`` (P, R) int64 steps;
+    ``engine``: the engine that computed them."""
 
     returns: np.ndarray
     lengths: np.ndarray
     seed: int
     traces: dict = field(default_factory=dict)
+    engine: str = "torch"
 
     @property
     def env_steps(self) -> int:
@@ -72,6 +85,7 @@ def rollout(
     start_states=None,
     compact_below: float = 0.75,
     progress: bool | str = False,
+    engine: str = "torch",
 ) -> RolloutResult:
     """Run ``params`` (P, n_params) on ``n_episodes`` episodes each.
 
@@ -79,7 +93,8 @@ def rollout(
     build the policy input; ``interventions`` are called at every step (see
     `anpolicy.interventions`); ``record_episodes`` lists episodes whose traces are
     returned in ``result.traces[(member, episode)]``. ``start_states`` (R, 4) overrides
-    the random starts. Returns a `RolloutResult`.
+    the random starts. ``engine``: "torch", "fused" or "auto" (see the module's docstring;
+    "fused" raises ValueError where it cannot run). Returns a `RolloutResult`.
     """
     schedule = schedule or PermutationSchedule.none()
     channels = channels or ObservationChannels()
@@ -99,6 +114,22 @@ def rollout(
     if record_episodes is not None:
         recorder = Recorder(record_episodes)
         hooks.append(recorder)
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; use one of {ENGINES}")
+    if engine != "torch":
+        from anpolicy import fused
+
+        why_not = fused.supports(policy, device, hooks)
+        if why_not and engine == "fused":
+            raise ValueError(f"engine='fused' cannot run this rollout: {why_not}")
+        if not why_not:
+            bar = tqdm(total=max_steps, disable=not progress, unit="step", leave=False,
+                       desc=progress if isinstance(progress, str) else "rollout")  # fmt: skip
+            returns, lengths = fused.run(
+                policy, params, starts, perms, change_steps, noise_seed, channels, max_steps, bar
+            )
+            bar.close()
+            return RolloutResult(returns=returns, lengths=lengths, seed=seed, engine="fused")
 
     dev = torch.device(device)
     perms_t = torch.as_tensor(perms, device=dev)  # (R, E+1, n)

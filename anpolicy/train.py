@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from anpolicy import physics
+from anpolicy import fused, physics
 from anpolicy.analysis import summarize
 from anpolicy.es import CMAES, PGPE
 from anpolicy.policy import AttentionNeuronPolicy, FNNPolicy
@@ -60,8 +60,16 @@ class TrainConfig:
     test_episodes: int = 2000  # final test of the shipped agent
     test_seed: int = 2_000_003  # seed of the final test episodes (never used for selection)
     checkpoint_minutes: float = 3.0  # checkpoint interval
-    threads: int = 2  # torch CPU threads
+    threads: int = 2  # CPU threads (torch and the fused engine)
+    engine: str = "fused"  # rollout engine: "fused" (compiled, AN only) or "torch"; "auto"
+    # takes the fused one where it runs. Runs saved before this field existed used "torch".
     run_dir: str = "runs/train"  # where everything of the run goes
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> TrainConfig:
+        """The config of a saved run (config.json or a checkpoint). Fields added since it
+        was written take the value that run actually used, not today's default."""
+        return cls(**{**SAVED_RUN_DEFAULTS, **saved})
 
     def make_policy(self):
         if self.policy == "attention_neuron":
@@ -75,6 +83,10 @@ class TrainConfig:
         if self.policy == "attention_neuron":
             return PermutationSchedule.at_reset()
         return PermutationSchedule.none()
+
+
+# What runs saved before a field existed did: before `engine`, every run used PyTorch.
+SAVED_RUN_DEFAULTS = {"engine": "torch"}
 
 
 def code_version() -> str:
@@ -136,10 +148,24 @@ def make_optimizer(cfg: TrainConfig, n_params: int, seed: int):
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use cma, sepcma or pgpe")
 
 
+def _engine(cfg: TrainConfig, policy) -> str:
+    """The engine a run uses: the fused one is for the Attention Neuron; an FNN run with
+    ``engine="fused"`` (the default) runs on the PyTorch engine, as ``"auto"`` would."""
+    if cfg.engine not in ("fused", "torch", "auto"):
+        raise ValueError(f"unknown engine {cfg.engine!r}; use fused, torch or auto")
+    return "torch" if cfg.engine == "torch" or policy.kind != "attention_neuron" else "auto"
+
+
 def evaluate_params(cfg: TrainConfig, policy, params, n_episodes: int, seed: int) -> dict:
     channels = ObservationChannels(n_noise=cfg.noise_channels)
     res = rollout(
-        policy, params, n_episodes, seed=seed, schedule=cfg.test_schedule(), channels=channels
+        policy,
+        params,
+        n_episodes,
+        seed=seed,
+        schedule=cfg.test_schedule(),
+        channels=channels,
+        engine=_engine(cfg, policy),
     )
     return summarize(res.returns[0], res.lengths[0])
 
@@ -149,7 +175,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     run = Path(cfg.run_dir)
     ckpt_path, log_path = run / "checkpoint.pkl", run / "log.jsonl"
     torch.set_num_threads(cfg.threads)
+    fused.set_threads(cfg.threads)
     policy = cfg.make_policy()
+    _engine(cfg, policy)  # an unknown engine fails here, before anything is written
     schedule = PermutationSchedule.parse(cfg.train_shuffle)
     channels = ObservationChannels(n_noise=cfg.noise_channels)
 
@@ -158,8 +186,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
         with open(ckpt_path, "rb") as f:
             st = pickle.load(f)
-        saved = TrainConfig(**st["config"])
-        budget = {"generations", "minutes", "threads", "checkpoint_minutes"}
+        saved = TrainConfig.from_saved(st["config"])
+        # what a resume may change: the budget, and the engine (the model and its
+        # randomness stay; the numbers of later generations then differ from an
+        # uninterrupted run's by round-off amplified, which each log row records)
+        budget = {"generations", "minutes", "threads", "checkpoint_minutes", "engine"}
         diff = {k for k in asdict(cfg) if k not in budget and getattr(cfg, k) != getattr(saved, k)}
         if diff:
             raise ValueError(
@@ -217,6 +248,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             schedule=schedule,
             channels=channels,
             start_states=training_starts(cfg, task_seed),
+            engine=_engine(cfg, policy),
         )
         fitness = res.returns.mean(axis=1)
         opt.tell(fitness)
@@ -231,6 +263,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             "fit_min": float(fitness.min()),
             "step_size": opt.step_size,
             "threads": cfg.threads,  # a resumed run may use another count: CPU time per row
+            "engine": res.engine,
         }
         if st["gen"] % cfg.validate_every == 0:
             center = opt.center.astype(np.float32)
@@ -293,7 +326,7 @@ def snapshot(run_dir, out_dir) -> Path:
     run, out_dir = Path(run_dir), Path(out_dir)
     with open(run / "checkpoint.pkl", "rb") as f:
         st = pickle.load(f)
-    cfg = TrainConfig(**st["config"])
+    cfg = TrainConfig.from_saved(st["config"])
     torch.set_num_threads(cfg.threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "log.jsonl").write_text(_log_upto(run / "log.jsonl", st["gen"]))

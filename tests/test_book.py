@@ -31,7 +31,6 @@ BUILD = ROOT / "scripts" / "build_book.py"
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import build_book  # noqa: E402
-
 import vendor  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "book").rglob("*.ipynb"))

@@ -72,6 +72,26 @@ def test_resume_refuses_a_different_config(tmp_path):
         train(tiny_config(tmp_path / "r"), progress=False)
 
 
+def test_attention_neuron_training_runs_on_the_fused_engine_and_resumes_exactly(tmp_path):
+    kw = dict(policy="attention_neuron", generations=3, popsize=6, validate_every=3)
+    full = train(tiny_config(tmp_path / "full", **kw), progress=False)
+    train(tiny_config(tmp_path / "part", **{**kw, "generations": 1}), progress=False)
+    resumed = train(tiny_config(tmp_path / "part", **kw), resume=True, progress=False)
+    rows = [json.loads(x) for x in (tmp_path / "full/log.jsonl").read_text().splitlines()]
+    assert {r["engine"] for r in rows if "gen" in r and "engine" in r} == {"fused"}
+    assert np.array_equal(np.load(full)["params"], np.load(resumed)["params"])
+
+
+def test_runs_saved_before_the_engine_field_resume_on_torch(tmp_path):
+    cfg = tiny_config(tmp_path / "old", policy="attention_neuron", generations=1, popsize=4)
+    saved = {k: v for k, v in cfg.__dict__.items() if k != "engine"}
+    assert TrainConfig.from_saved(saved).engine == "torch"
+    assert TrainConfig.from_saved({**saved, "engine": "fused"}).engine == "fused"
+    assert TrainConfig().engine == "fused"  # new runs
+    with pytest.raises(ValueError, match="unknown engine"):
+        train(tiny_config(tmp_path / "bad", engine="gpu"), progress=False)
+
+
 def test_ship_and_load_shipped(tmp_path):
     run = tmp_path / "run"
     train(tiny_config(run, generations=2), progress=False)
@@ -183,10 +203,15 @@ def test_cli_bench_prints_both_figures_and_ratio():
         "1",
     )
     r = json.loads(out.stdout)
-    assert r["per_episode_loop"]["steps_per_s"] > 0 and r["batched"]["steps_per_s"] > 0
-    assert r["ratio"] == pytest.approx(
-        r["batched"]["steps_per_s"] / r["per_episode_loop"]["steps_per_s"]
+    loop = r["per_episode_loop"]["steps_per_s"]
+    assert loop > 0 and r["batched"]["steps_per_s"] > 0
+    assert r["batched"]["engine"] == "fused"
+    assert r["batched_torch_engine"]["engine"] == "torch"
+    assert r["ratio"] == pytest.approx(r["batched"]["steps_per_s"] / loop)
+    assert r["ratio_torch_engine"] == pytest.approx(
+        r["batched_torch_engine"]["steps_per_s"] / loop
     )
+    assert r["fused_threads"] == 1 and r["torch_threads"] == 1
     floor = r["kernel_floor"]
     assert floor["steps_per_s"] == pytest.approx(8 * 4 / floor["seconds_per_step"])
 
