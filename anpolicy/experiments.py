@@ -362,6 +362,34 @@ def identical_fraction(a, b, atol: float = 1e-3) -> dict:
     }
 
 
+def engine_agreement(
+    policy, params, n_episodes: int, seed: int = 0, schedule=None, start_states=None
+) -> dict:
+    """The same episodes on the PyTorch and the fused engine (`anpolicy.rollout`).
+
+    Returns ``{"torch": summary, "fused": summary, "diff": paired difference fused -
+    torch, "identical": identical_fraction (|diff| <= 1e-3), "seconds": {engine: s}}``
+    (wall-clock of each call, after a warm-up that compiles the fused engine).
+    """
+    import time
+
+    rollout(policy, params, 2, seed=seed, max_steps=5, engine="fused")  # compile/load cache
+    runs, seconds = {}, {}
+    for engine in ("torch", "fused"):
+        t0 = time.perf_counter()
+        runs[engine] = rollout(
+            policy, params, n_episodes, seed=seed, schedule=schedule,
+            start_states=start_states, engine=engine,
+        )  # fmt: skip
+        seconds[engine] = time.perf_counter() - t0
+    out = {e: summarize(r.returns[0], r.lengths[0]) for e, r in runs.items()}
+    out["diff"] = paired_difference(runs["fused"].returns[0], runs["torch"].returns[0])
+    out["identical"] = identical_fraction(runs["fused"].returns[0], runs["torch"].returns[0])
+    out["seconds"] = seconds
+    out["env_steps"] = {e: r.env_steps for e, r in runs.items()}
+    return out
+
+
 def paired_ratio(a, b, n_boot: int = 2000, seed: int = 0) -> dict:
     """``mean(a) / mean(b)`` over paired episodes with a paired percentile-bootstrap 95 %
     CI (episodes resampled together): e.g. the share of the unshuffled return kept."""

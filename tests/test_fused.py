@@ -202,3 +202,14 @@ def test_fused_and_torch_engines_agree_in_distribution():
     assert (torch.as_tensor(a.lengths) < 50).float().mean().item() == pytest.approx(
         (b.lengths < 50).mean(), abs=0.02
     )
+
+
+def test_engine_agreement_reports_both_engines_on_the_same_episodes(random_an_params):
+    from anpolicy.experiments import engine_agreement
+
+    params = random_an_params(population=1, scale=0.3, seed=11)
+    out = engine_agreement(AttentionNeuronPolicy(), params, 40, seed=2)
+    assert out["torch"]["n"] == out["fused"]["n"] == 40
+    assert out["diff"]["mean"] == pytest.approx(out["fused"]["mean"] - out["torch"]["mean"])
+    assert 0.0 <= out["identical"]["frac_identical"] <= 1.0
+    assert out["seconds"]["fused"] > 0 and out["env_steps"]["torch"] > 0
