@@ -68,6 +68,34 @@ def test_fused_one_step_map_matches_the_reference_module(random_an_params, n_cha
             assert np.allclose(c[..., r], m.hx[1].numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize("n_channels", [5, 8])
+def test_fused_one_step_map_matches_the_torch_engine_from_random_states(
+    random_an_params, n_channels
+):
+    """From arbitrary (not reachable-only) states: h ~ N(0, 0.5^2), c ~ N(0, 3^2)."""
+    pol = AttentionNeuronPolicy()
+    rng = np.random.default_rng(n_channels)
+    for seed in range(5):
+        params = random_an_params(population=1, scale=0.5, seed=100 + seed)
+        n = 24
+        obs = (2 * rng.normal(size=(1, n, n_channels))).astype(np.float32)
+        h0 = (0.5 * rng.normal(size=(1, n, n_channels, 8))).astype(np.float32)
+        c0 = (3.0 * rng.normal(size=(1, n, n_channels, 8))).astype(np.float32)
+        a0 = rng.uniform(-1, 1, size=(1, n)).astype(np.float32)
+        state = pol.initial_state(1, n, n_channels)
+        for key, value in (("h", h0), ("c", c0), ("prev_action", a0)):
+            state[key].copy_(torch.from_numpy(value))
+        action, new, _ = pol.step(pol.prepare(params), torch.from_numpy(obs), state)
+        h = np.ascontiguousarray(h0[0].transpose(1, 2, 0))
+        c = np.ascontiguousarray(c0[0].transpose(1, 2, 0))
+        a = a0[0].copy()
+        w = [x[0] for x in fused.fused_weights(pol, params)]
+        fused._policy_step_batch(np.ascontiguousarray(obs[0].T), h, c, a, *w)
+        assert np.abs(a - action[0].numpy()).max() < 1e-5
+        assert np.abs(h.transpose(2, 0, 1) - new["h"][0].numpy()).max() < 1e-5
+        assert np.abs(c.transpose(2, 0, 1) - new["c"][0].numpy()).max() < 1e-5
+
+
 def _both(policy, params, n, **kw):
     return rollout(policy, params, n, engine="torch", **kw), rollout(
         policy, params, n, engine="fused", **kw
@@ -213,3 +241,18 @@ def test_engine_agreement_reports_both_engines_on_the_same_episodes(random_an_pa
     assert out["diff"]["mean"] == pytest.approx(out["fused"]["mean"] - out["torch"]["mean"])
     assert 0.0 <= out["identical"]["frac_identical"] <= 1.0
     assert out["seconds"]["fused"] > 0 and out["env_steps"]["torch"] > 0
+
+
+def test_fused_engine_reads_replaced_position_tables(random_an_params):
+    """`experiments.with_positions` (one table for all, or one per member) reaches the
+    fused engine's queries as it reaches the PyTorch engine's."""
+    from anpolicy.experiments import shuffled_position_tables, with_positions
+
+    pol = AttentionNeuronPolicy()
+    params = np.repeat(random_an_params(population=1, scale=0.3, seed=12), 2, axis=0)
+    tables = shuffled_position_tables(pol, 2, seed=3)
+    moved = with_positions(pol, tables)
+    a, b = _both(moved, params, 20, seed=4, max_steps=30)
+    assert np.abs(a.returns - b.returns).max() < 1e-3
+    plain = rollout(pol, params, 20, seed=4, max_steps=30, engine="fused")
+    assert np.abs(plain.returns - b.returns).max() > 1e-3  # the tables changed something

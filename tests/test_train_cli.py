@@ -187,6 +187,19 @@ def test_cli_errors_are_clear(tmp_path):
         check=False,
     )
     assert out.returncode == 2 and "FNN" in out.stderr
+    an = str(REPO / "data/agents/attention_neuron.npz")
+    out = _cli("evaluate", an, "--engine", "fused", "--intervention", "zero_c", check=False)
+    assert out.returncode == 2 and "PyTorch engine" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_evaluate_names_the_engine_it_used():
+    an = str(REPO / "data/agents/attention_neuron.npz")
+    base = ("evaluate", an, "--episodes", "30", "--json", "--threads", "1", "--max-steps", "60")
+    assert json.loads(_cli(*base).stdout)["engine"] == "fused"
+    hooked = json.loads(_cli(*base, "--intervention", "zero_hc").stdout)
+    assert hooked["engine"] == "torch"
+    torch_run = json.loads(_cli(*base, "--engine", "torch").stdout)
+    assert torch_run["engine"] == "torch" and torch_run["n"] == 30
 
 
 def test_cli_bench_prints_both_figures_and_ratio():
@@ -208,9 +221,7 @@ def test_cli_bench_prints_both_figures_and_ratio():
     assert r["batched"]["engine"] == "fused"
     assert r["batched_torch_engine"]["engine"] == "torch"
     assert r["ratio"] == pytest.approx(r["batched"]["steps_per_s"] / loop)
-    assert r["ratio_torch_engine"] == pytest.approx(
-        r["batched_torch_engine"]["steps_per_s"] / loop
-    )
+    assert r["ratio_torch_engine"] == pytest.approx(r["batched_torch_engine"]["steps_per_s"] / loop)
     assert r["fused_threads"] == 1 and r["torch_threads"] == 1
     floor = r["kernel_floor"]
     assert floor["steps_per_s"] == pytest.approx(8 * 4 / floor["seconds_per_step"])
