@@ -464,7 +464,8 @@ def episode_animation_html(states, steps, figsize=(4, 2), dpi: int = 60, interva
 
 def plot_candidate_curves(ax, candidates: dict) -> list[dict]:
     """Validation curves of training candidates (a ``data/logs/*candidates*.json`` dict)
-    against CPU-minutes (wall-clock x the run's threads). Returns one summary row per
+    against CPU-minutes (the points' ``cpu_s`` where recorded, else wall-clock x the run's
+    threads). Returns one summary row per
     candidate: CPU-minutes, best and last validation mean. A curve point at step 0 (the
     starting agent) is drawn as a dotted line, once."""
     rows, start = [], None
@@ -472,7 +473,10 @@ def plot_candidate_curves(ax, candidates: dict) -> list[dict]:
         curve = c["curve"]
         if not curve:
             continue
-        t = np.array([r["wall_s"] for r in curve]) / 60 * c["config"].get("threads", 1)
+        if all("cpu_s" in r for r in curve):
+            t = np.array([r["cpu_s"] for r in curve]) / 60
+        else:
+            t = np.array([r["wall_s"] for r in curve]) / 60 * c["config"].get("threads", 1)
         v = np.array([r["val_mean"] for r in curve])
         if curve[0]["step"] == 0:
             start = v[0]

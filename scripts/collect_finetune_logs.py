@@ -6,6 +6,10 @@ episode). Usage:
 ``python scripts/collect_finetune_logs.py > data/logs/finetune_candidates.json``
 (the runs from the 890-generation agent, the default) or
 ``python scripts/collect_finetune_logs.py --init-sha SHA runs/a runs/b > FILE``.
+A run given as ``runs/a@GEN`` contributes only its generations after GEN, with its clock
+started there (a run resumed from a checkpoint: what came after the resume). Every
+curve point carries ``cpu_s``: CPU-seconds since the curve's start, wall-clock times the
+threads its log rows record (the run's configured threads where a row has none).
 """
 
 from __future__ import annotations
@@ -24,18 +28,28 @@ CANDIDATES = {
     "runs/apg_lr3e3": "backprop through the simulator, 100-step windows, lr 3e-3",
     "runs/cur_plain": "PGPE restarted from the agent, the task's starts",
     "runs/cur_upright": "PGPE restarted from the agent, half the training starts upright",
+    "runs/an_pgpe@2575": "the shipped run continued on the fused engine (same optimizer state)",
+    "runs/an_anneal": "PGPE restarted from the agent: lr 0.012, sigma 0.04, 256 x 16 rollouts",
 }
 
 
-def curve(run: Path) -> list[dict]:
+def curve(run: Path, after: int | None = None, threads: int = 1) -> list[dict]:
     rows = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines() if x]
-    out = []
+    rows = [r for r in rows if "wall_s" in r and ("gen" in r or "iter" in r)]
+    out, wall0, cpu, prev = [], 0.0, 0.0, 0.0
     for r in rows:
+        step = r.get("gen", r.get("iter"))
+        if after is not None and step <= after:
+            wall0 = prev = r["wall_s"]
+            continue
+        cpu += (r["wall_s"] - prev) * r.get("threads", threads)
+        prev = r["wall_s"]
         if "val_mean" in r:
             out.append(
                 {
-                    "step": r.get("gen", r.get("iter")),
-                    "wall_s": r["wall_s"],
+                    "step": step,
+                    "wall_s": r["wall_s"] - wall0,
+                    "cpu_s": cpu,
                     "val_mean": r["val_mean"],
                     "val_se": r.get("val_se"),
                 }
@@ -56,14 +70,16 @@ def main() -> None:
         "validate_episodes": 512,
         "candidates": [],
     }
-    for run in runs:
+    for arg in runs:
+        name, _, after = str(arg).partition("@")
+        run = Path(name)
         cfg = json.loads((run / "config.json").read_text())
         result["candidates"].append(
             {
-                "run": str(run),
-                "label": CANDIDATES.get(str(run), str(run)),
+                "run": str(arg),
+                "label": CANDIDATES.get(str(arg), str(arg)),
                 "config": cfg,
-                "curve": curve(run),
+                "curve": curve(run, int(after) if after else None, cfg.get("threads", 1)),
             }
         )
     print(json.dumps(result, indent=1))
