@@ -4,7 +4,10 @@ The candidates of one file started from the same agent (its sha256 is recorded) 
 validated on the same 512 held-out episodes (seed 1000001, one random permutation per
 episode). Usage:
 ``python scripts/collect_finetune_logs.py > data/logs/finetune_candidates.json``
-(the runs from the 890-generation agent, the default) or
+(the runs from the 890-generation agent, the default), ``python
+scripts/collect_finetune_logs.py --init-sha SHA_2575 runs/an_pgpe@2575
+data/runs/attention_neuron_restart > data/logs/fused_engine_trial.json`` (the
+fused-engine trial from the 2575-generation agent, SHA_2575 its sha256 in the manifest) or
 ``python scripts/collect_finetune_logs.py --init-sha SHA runs/a runs/b > FILE``.
 A run given as ``runs/a@GEN`` contributes only its generations after GEN, with its clock
 started there (a run resumed from a checkpoint: what came after the resume). Every
@@ -28,8 +31,9 @@ CANDIDATES = {
     "runs/apg_lr3e3": "backprop through the simulator, 100-step windows, lr 3e-3",
     "runs/cur_plain": "PGPE restarted from the agent, the task's starts",
     "runs/cur_upright": "PGPE restarted from the agent, half the training starts upright",
-    "runs/an_pgpe@2575": "the shipped run continued on the fused engine (same optimizer state)",
-    "runs/an_anneal": "PGPE restarted from the agent: lr 0.012, sigma 0.04, 256 x 16 rollouts",
+    "runs/an_pgpe@2575": "the 2575-generation run continued on the fused engine (same state)",
+    "data/runs/attention_neuron_restart": "PGPE restarted from the agent: lr 0.012, sigma 0.04, "
+    "256 x 16 rollouts (now shipped as attention_neuron)",
 }
 
 
