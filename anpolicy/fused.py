@@ -31,11 +31,15 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 
 import numba
 import numpy as np
 import torch
+from llvmlite import ir
 from numba import njit, prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from anpolicy import physics
 
@@ -79,6 +83,45 @@ _P0, _P1, _P2, _P3, _P4, _P5, _P6 = _P
 _Q0, _Q1, _Q2, _Q3 = _Q
 _CLIP, _HALF = _F(9.0), _F(0.5)
 _D, _N_QUERIES = 8, 16  # LSTM state size (pos_em_dim) and number of queries (hidden_dim)
+
+
+# Denormal floats cost ~100 cycles per operation on x86; the policy's products and
+# decaying states produce some (measured: the fused engine runs ~18 % faster with them
+# flushed). Each block therefore runs with FTZ and DAZ set in the thread's MXCSR, and
+# puts the caller's MXCSR back when it is done, so nothing outside the kernel (the
+# PyTorch engine on the same thread included) runs in that mode. Elsewhere: no-ops.
+_X86 = platform.machine().lower() in ("x86_64", "amd64")
+_FTZ_DAZ = np.uint32(0x8040)
+
+
+def _mxcsr_call(builder, name, slot):
+    fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+    builder.call(fn, [builder.bitcast(slot, ir.IntType(8).as_pointer())])
+
+
+@intrinsic
+def _get_mxcsr(typingctx):
+    def codegen(context, builder, signature, args):
+        if not _X86:
+            return ir.Constant(ir.IntType(32), 0)
+        slot = cgutils.alloca_once(builder, ir.IntType(32))
+        _mxcsr_call(builder, "llvm.x86.sse.stmxcsr", slot)
+        return builder.load(slot)
+
+    return types.uint32(), codegen
+
+
+@intrinsic
+def _set_mxcsr(typingctx, value):
+    def codegen(context, builder, signature, args):
+        if _X86:
+            slot = cgutils.alloca_once(builder, ir.IntType(32))
+            builder.store(args[0], slot)
+            _mxcsr_call(builder, "llvm.x86.sse.ldmxcsr", slot)
+        return context.get_dummy_value()
+
+    return types.void(types.uint32), codegen
 
 
 @_jit_policy
@@ -193,6 +236,8 @@ def _run_segment(
         n = n_live[blk]
         if n == 0:
             continue
+        mxcsr = _get_mxcsr()
+        _set_mxcsr(mxcsr | _FTZ_DAZ)
         p = block_member[blk]
         x_b, h_b, c_b, a_b = xs[blk], h[blk], c[blk], a[blk]
         ep_b, ret_b, len_b = ep[blk], ret[blk], length[blk]
@@ -246,6 +291,7 @@ def _run_segment(
             if n == 0:
                 break
         n_live[blk] = n
+        _set_mxcsr(mxcsr)
 
 
 @_jit

@@ -256,3 +256,16 @@ def test_fused_engine_reads_replaced_position_tables(random_an_params):
     assert np.abs(a.returns - b.returns).max() < 1e-3
     plain = rollout(pol, params, 20, seed=4, max_steps=30, engine="fused")
     assert np.abs(plain.returns - b.returns).max() > 1e-3  # the tables changed something
+
+
+def test_fused_engine_leaves_the_callers_floating_point_mode_alone(random_an_params):
+    """The kernel flushes denormals to zero inside its blocks only: afterwards this
+    thread (which runs blocks too) still computes denormals, as the PyTorch engine and
+    numpy expect."""
+    tiny = np.float32(1e-30)
+    assert tiny * np.float32(1e-10) > 0  # denormal, not flushed
+    for _ in range(3):
+        rollout(AttentionNeuronPolicy(), random_an_params(population=4), 64, max_steps=20,
+                engine="fused")  # fmt: skip
+        assert tiny * np.float32(1e-10) > 0
+        assert torch.tensor(1e-30) * torch.tensor(1e-10) > 0
