@@ -323,11 +323,11 @@ def fused_weights(policy, params) -> tuple[np.ndarray, ...]:
     return tuple(np.ascontiguousarray(t.numpy(), dtype=np.float32) for t in arrays)
 
 
-def supports(policy, device, hooks, attention_transform=None) -> str | None:
+def supports(policy, device, hooks) -> str | None:
     """None if the fused engine can run this rollout, else the reason it cannot."""
     from anpolicy.policy import AttentionNeuronPolicy
 
-    if not isinstance(policy, AttentionNeuronPolicy) or type(policy) is not AttentionNeuronPolicy:
+    if type(policy) is not AttentionNeuronPolicy:  # a subclass may compute something else
         return f"the fused engine runs the Attention Neuron only, not {type(policy).__name__}"
     if policy.attention_transform is not None:
         return "the fused engine has no attention_transform hook"

@@ -465,9 +465,9 @@ def episode_animation_html(states, steps, figsize=(4, 2), dpi: int = 60, interva
 def plot_candidate_curves(ax, candidates: dict) -> list[dict]:
     """Validation curves of training candidates (a ``data/logs/*candidates*.json`` dict)
     against CPU-minutes (the points' ``cpu_s`` where recorded, else wall-clock x the run's
-    threads). Returns one summary row per
-    candidate: CPU-minutes, best and last validation mean. A curve point at step 0 (the
-    starting agent) is drawn as a dotted line, once."""
+    threads). Returns one summary row per candidate: CPU-minutes, best and last
+    validation mean. A curve point at step 0 (the starting agent) is drawn as a dotted
+    line, once."""
     rows, start = [], None
     for c in candidates["candidates"]:
         curve = c["curve"]

@@ -70,6 +70,12 @@ def _gather_slots(x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     return torch.gather(x, 1, idx)
 
 
+def _progress_bar(progress: bool | str, max_steps: int):
+    """The step bar of a rollout (both engines); ``progress`` may be its label."""
+    desc = progress if isinstance(progress, str) else "rollout"
+    return tqdm(total=max_steps, disable=not progress, desc=desc, unit="step", leave=False)
+
+
 @torch.no_grad()
 def rollout(
     policy,
@@ -123,8 +129,7 @@ def rollout(
         if why_not and engine == "fused":
             raise ValueError(f"engine='fused' cannot run this rollout: {why_not}")
         if not why_not:
-            bar = tqdm(total=max_steps, disable=not progress, unit="step", leave=False,
-                       desc=progress if isinstance(progress, str) else "rollout")  # fmt: skip
+            bar = _progress_bar(progress, max_steps)
             returns, lengths = fused.run(
                 policy, params, starts, perms, change_steps, noise_seed, channels, max_steps, bar
             )
@@ -154,13 +159,7 @@ def rollout(
         out_ret[members.expand_as(episode), episode] = ret
         out_len[members.expand_as(episode), episode] = length
 
-    bar = tqdm(
-        total=max_steps,
-        disable=not progress,
-        desc=progress if isinstance(progress, str) else "rollout",
-        unit="step",
-        leave=False,
-    )
+    bar = _progress_bar(progress, max_steps)
     for t in range(max_steps):
         ctx = StepContext(t, episode, state, perm, alive, n_permuted=n_perm)
         if t in change_at:

@@ -29,7 +29,7 @@ from anpolicy import fused, physics
 from anpolicy.analysis import summarize
 from anpolicy.es import CMAES, PGPE
 from anpolicy.policy import AttentionNeuronPolicy, FNNPolicy
-from anpolicy.rollout import rollout
+from anpolicy.rollout import ENGINES, rollout
 from anpolicy.schedules import ObservationChannels, PermutationSchedule
 from anpolicy.weights import load_agent, save_agent
 
@@ -151,8 +151,8 @@ def make_optimizer(cfg: TrainConfig, n_params: int, seed: int):
 def _engine(cfg: TrainConfig, policy) -> str:
     """The engine a run uses: the fused one is for the Attention Neuron; an FNN run with
     ``engine="fused"`` (the default) runs on the PyTorch engine, as ``"auto"`` would."""
-    if cfg.engine not in ("fused", "torch", "auto"):
-        raise ValueError(f"unknown engine {cfg.engine!r}; use fused, torch or auto")
+    if cfg.engine not in ENGINES:
+        raise ValueError(f"unknown engine {cfg.engine!r}; use one of {ENGINES}")
     return "torch" if cfg.engine == "torch" or policy.kind != "attention_neuron" else "auto"
 
 
