@@ -118,9 +118,15 @@ def _config_from_args(config_class, args):
 
 
 def _train(args) -> int:
-    from anpolicy.train import TrainConfig, train
+    import signal
 
-    agent = train(_config_from_args(TrainConfig, args), resume=args.resume)
+    from anpolicy.train import TrainConfig, TrainingInterrupted, train
+
+    try:
+        agent = train(_config_from_args(TrainConfig, args), resume=args.resume)
+    except TrainingInterrupted as e:
+        print(str(e), file=sys.stderr)
+        return 128 + int(signal.SIGTERM)
     print(f"agent written to {agent}")
     return 0
 
@@ -142,12 +148,12 @@ def _distill(args) -> int:
 
 def _ship(args) -> int:
     from anpolicy.data import ship_run
-    from anpolicy.train import snapshot
+    from anpolicy.train import finalize_from_checkpoint
 
     run = Path(args.run_dir)
     if args.from_checkpoint:
         run = Path(args.snapshot_dir or f"{args.run_dir}_snapshot")
-        snapshot(args.run_dir, run)
+        finalize_from_checkpoint(args.run_dir, run)
     entry = ship_run(run, args.name, note=args.note)
     t = entry["test"]
     print(f"shipped {args.name}: test mean {t['mean']:.1f} (s.e. {t['se']:.1f}, n={t['n']})")

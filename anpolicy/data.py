@@ -29,13 +29,6 @@ def read_manifest(data_dir: Path = DATA_DIR) -> dict:
     return json.loads(path.read_text())
 
 
-def shipped_path(name: str, data_dir: Path = DATA_DIR) -> Path:
-    agents = read_manifest(data_dir)["agents"]
-    if name not in agents:
-        raise KeyError(f"unknown agent {name!r}; shipped agents: {sorted(agents)}")
-    return Path(data_dir) / agents[name]["file"]
-
-
 def load_shipped(name: str, data_dir: Path = DATA_DIR):
     """``(policy, params, meta)`` of a shipped agent, verified against the manifest."""
     entry = read_manifest(data_dir)["agents"].get(name)
@@ -60,6 +53,14 @@ def ship_run(run_dir, name: str, data_dir: Path = DATA_DIR, note: str = "") -> d
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(agent, data_dir / "agents" / f"{name}.npz")
     shutil.copyfile(run / "log.jsonl", data_dir / "logs" / f"{name}.jsonl")
+    snapshots = sorted((run / "snapshots").glob("gen_*.npz"))
+    if snapshots:  # the run's history of centres travels with the agent
+        dest = data_dir / "snapshots" / name
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.mkdir(parents=True)
+        for f in snapshots:
+            shutil.copyfile(f, dest / f.name)
     manifest_path = data_dir / MANIFEST
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"agents": {}}
     entry = {
@@ -78,9 +79,23 @@ def ship_run(run_dir, name: str, data_dir: Path = DATA_DIR, note: str = "") -> d
         "config": meta["config"],
         "note": note,
     }
+    if snapshots:
+        entry["snapshots"] = f"snapshots/{name}"
     manifest["agents"][name] = entry
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return entry
+
+
+def load_shipped_snapshots(name: str, data_dir: Path = DATA_DIR) -> list:
+    """``[(policy, params, meta), ...]`` of a shipped agent's snapshot series, ascending
+    in generation (see `anpolicy.train.load_snapshots`); empty when it has none."""
+    entry = read_manifest(data_dir)["agents"].get(name)
+    if entry is None:
+        raise KeyError(f"unknown agent {name!r}")
+    if "snapshots" not in entry:
+        return []
+    files = sorted((Path(data_dir) / entry["snapshots"]).glob("gen_*.npz"))
+    return [load_agent(f) for f in files]
 
 
 def load_log(name: str, data_dir: Path = DATA_DIR) -> dict:

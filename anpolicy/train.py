@@ -5,16 +5,21 @@ Usage: ``python -m anpolicy train --policy attention_neuron --optimizer pgpe --m
 ``--resume`` continues from the last checkpoint, losing at most one checkpoint interval.
 
 Run directory: ``config.json``, ``log.jsonl`` (one line per generation, plus ``test``
-lines), ``checkpoint.pkl`` (optimizer, RNG, counters; written atomically), and at the end
-``agent.npz`` (the best validated centre, with its final test score in ``meta``).
+lines), ``checkpoint.pkl`` (optimizer, RNG, counters; written atomically), the snapshot
+series ``snapshots/gen_NNNNNN.npz`` (the distribution's centre every ``snapshot_every``
+generations, generation 0 included, each validated), ``best.npz`` (the best validated
+centre so far), and at the end ``agent.npz`` (the best validated centre, with its final
+test score in ``meta``). SIGTERM or Ctrl-C stops after the current generation and
+checkpoints; a SIGKILL loses at most one checkpoint interval, and on ``--resume`` the
+generations after the checkpoint (log rows and snapshots) are redone, never duplicated.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import pickle
+import signal
 import subprocess
 import tempfile
 import time
@@ -60,6 +65,8 @@ class TrainConfig:
     test_episodes: int = 2000  # final test of the shipped agent
     test_seed: int = 2_000_003  # seed of the final test episodes (never used for selection)
     checkpoint_minutes: float = 3.0  # checkpoint interval
+    snapshot_every: int = 250  # keep the centre every this many generations (0 = never)
+    stop_step_size: float = 0.0  # stop once the optimizer's step size falls below (0 = never)
     threads: int = 2  # CPU threads (torch and the fused engine)
     engine: str = "fused"  # rollout engine: "fused" (compiled, AN only) or "torch"; "auto"
     # takes the fused one where it runs. Runs saved before this field existed used "torch".
@@ -86,7 +93,23 @@ class TrainConfig:
 
 
 # What runs saved before a field existed did: before `engine`, every run used PyTorch.
-SAVED_RUN_DEFAULTS = {"engine": "torch"}
+# Before `snapshot_every`, no run kept snapshots (a resume may switch them on).
+SAVED_RUN_DEFAULTS = {"engine": "torch", "snapshot_every": 0}
+
+# What `--resume` may change: the budget, stopping rules, the history kept, the engine
+# (the model and its randomness stay; with another engine the numbers of later
+# generations differ from an uninterrupted run's by round-off amplified, which each log
+# row records).
+RESUMABLE_FIELDS = {
+    "generations",
+    "minutes",
+    "threads",
+    "checkpoint_minutes",
+    "engine",
+    "snapshot_every",
+    "stop_step_size",
+}
+SNAPSHOT_DIR = "snapshots"
 
 
 def code_version() -> str:
@@ -101,6 +124,23 @@ def code_version() -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def snapshot_path(run_dir, gen: int) -> Path:
+    return Path(run_dir) / SNAPSHOT_DIR / f"gen_{gen:06d}.npz"
+
+
+def snapshot_generations(run_dir) -> list[int]:
+    """Generations of the snapshots a run directory holds, ascending."""
+    folder = Path(run_dir) / SNAPSHOT_DIR
+    return sorted(int(p.stem[4:]) for p in folder.glob("gen_*.npz"))
+
+
+def load_snapshots(run_dir) -> list[tuple[object, np.ndarray, dict]]:
+    """``[(policy, params, meta), ...]`` of a run's snapshot series, by generation.
+    ``meta`` holds ``generation``, ``episodes`` (training episodes seen), ``env_steps``,
+    ``wall_s``, ``validation_mean`` and ``validation_se``."""
+    return [load_agent(snapshot_path(run_dir, g)) for g in snapshot_generations(run_dir)]
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -187,17 +227,21 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         with open(ckpt_path, "rb") as f:
             st = pickle.load(f)
         saved = TrainConfig.from_saved(st["config"])
-        # what a resume may change: the budget, and the engine (the model and its
-        # randomness stay; the numbers of later generations then differ from an
-        # uninterrupted run's by round-off amplified, which each log row records)
-        budget = {"generations", "minutes", "threads", "checkpoint_minutes", "engine"}
-        diff = {k for k in asdict(cfg) if k not in budget and getattr(cfg, k) != getattr(saved, k)}
+        diff = {
+            k
+            for k in asdict(cfg)
+            if k not in RESUMABLE_FIELDS and getattr(cfg, k) != getattr(saved, k)
+        }
         if diff:
             raise ValueError(
                 f"--resume with a config that differs from the run's in {sorted(diff)}"
             )
-        # keep only log lines up to the checkpoint: the rest is redone
+        # keep only log lines and snapshots up to the checkpoint: the rest is redone
         log_path.write_text(_log_upto(log_path, st["gen"]))
+        for g in snapshot_generations(run):
+            if g > st["gen"]:
+                snapshot_path(run, g).unlink()
+        st["config"] = asdict(cfg)
     else:
         if ckpt_path.exists():
             raise FileExistsError(f"{run} already holds a run; use --resume or another --run-dir")
@@ -219,16 +263,66 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     log = open(log_path, "a")
     t_start, wall0 = time.time(), st["wall_s"]
     last_ckpt = time.time()
+    episodes_per_gen = cfg.popsize * cfg.rollouts
 
     def elapsed() -> float:
         return wall0 + time.time() - t_start
+
+    def validate_center(row: dict) -> None:
+        """Validate the centre into ``row``; keep it as the best (and best.npz) if it is."""
+        center = opt.center.astype(np.float32)
+        v = evaluate_params(cfg, policy, center, cfg.validate_episodes, cfg.validate_seed)
+        row["val_mean"], row["val_se"] = v["mean"], v["se"]
+        if st["best"] is None or v["mean"] > st["best"][0]:
+            st["best"] = (v["mean"], st["gen"], center)
+            save_agent(run / "best.npz", policy, center, _history_meta(row))
+
+    def _history_meta(row: dict) -> dict:
+        return {
+            "generation": st["gen"],
+            "episodes": st["gen"] * episodes_per_gen,
+            "env_steps": st["env_steps"],
+            "wall_s": round(elapsed(), 2),
+            "validation_mean": row["val_mean"],
+            "validation_se": row["val_se"],
+            "validation": f"{cfg.validate_episodes} episodes, seed {cfg.validate_seed}, "
+            + cfg.test_schedule().describe(),
+            "seed": cfg.seed,
+            "optimizer": cfg.optimizer,
+            "step_size": opt.step_size,
+        }
+
+    def take_snapshot(row: dict) -> None:
+        if "val_mean" not in row:
+            validate_center(row)
+        center = opt.center.astype(np.float32)
+        save_agent(snapshot_path(run, st["gen"]), policy, center, _history_meta(row))
+
+    stop_requested = []
+
+    def request_stop(signum, frame):
+        stop_requested.append(signum)
+
+    previous_handlers = (
+        {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        if _main_thread()
+        else {}
+    )
+
+    if cfg.snapshot_every and st["gen"] == 0 and not snapshot_path(run, 0).exists():
+        take_snapshot({})  # the starting point, so the series shows where learning began
 
     def save_checkpoint():
         st["wall_s"] = elapsed()
         _atomic_write_bytes(ckpt_path, pickle.dumps(st))
 
     def out_of_budget() -> bool:
-        return st["gen"] >= cfg.generations or (cfg.minutes > 0 and elapsed() >= 60 * cfg.minutes)
+        return (
+            bool(stop_requested)
+            or st["gen"] >= cfg.generations
+            or (cfg.minutes > 0 and elapsed() >= 60 * cfg.minutes)
+            or (cfg.stop_step_size > 0 and opt.step_size < cfg.stop_step_size)
+        )
 
     bar = tqdm(
         total=cfg.generations,
@@ -266,11 +360,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             "engine": res.engine,
         }
         if st["gen"] % cfg.validate_every == 0:
-            center = opt.center.astype(np.float32)
-            v = evaluate_params(cfg, policy, center, cfg.validate_episodes, cfg.validate_seed)
-            row["val_mean"], row["val_se"] = v["mean"], v["se"]
-            if st["best"] is None or v["mean"] > st["best"][0]:
-                st["best"] = (v["mean"], st["gen"], center)
+            validate_center(row)
+        if cfg.snapshot_every and st["gen"] % cfg.snapshot_every == 0:
+            take_snapshot(row)
         log.write(json.dumps(row) + "\n")
         log.flush()
         bar.update(1)
@@ -284,10 +376,38 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             save_checkpoint()
             last_ckpt = time.time()
     bar.close()
+    st["stop_reason"] = stop_reason(cfg, st, opt, bool(stop_requested))
     save_checkpoint()
     log.close()
-
+    for sig, handler in previous_handlers.items():
+        signal.signal(sig, handler)
+    if stop_requested:
+        raise TrainingInterrupted(
+            f"stopped by signal {stop_requested[0]} after generation {st['gen']}; "
+            f"checkpoint saved: resume with --resume --run-dir {run}"
+        )
     return finalize(cfg, st, run)
+
+
+def stop_reason(cfg: TrainConfig, st: dict, opt, interrupted: bool) -> str:
+    """Why a run's loop ended: signal, generations, step_size or minutes."""
+    if interrupted:
+        return "signal"
+    if st["gen"] >= cfg.generations:
+        return "generations"
+    if cfg.stop_step_size > 0 and opt.step_size < cfg.stop_step_size:
+        return "step_size"
+    return "minutes"
+
+
+class TrainingInterrupted(RuntimeError):
+    """Training stopped on SIGTERM/SIGINT after checkpointing (resume with ``--resume``)."""
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def finalize(cfg: TrainConfig, st: dict, out_dir: Path) -> Path:
@@ -306,6 +426,8 @@ def finalize(cfg: TrainConfig, st: dict, out_dir: Path) -> Path:
         "code_version": st["code_version"],
         "generations": st["gen"],
         "selected_generation": best_gen,
+        "stop_reason": st.get("stop_reason", "unknown"),
+        "final_step_size": st["optimizer"].step_size,
         "validation_mean": val_mean,
         "wall_s": round(st["wall_s"], 1),
         "env_steps": st["env_steps"],
@@ -320,7 +442,7 @@ def finalize(cfg: TrainConfig, st: dict, out_dir: Path) -> Path:
     return agent
 
 
-def snapshot(run_dir, out_dir) -> Path:
+def finalize_from_checkpoint(run_dir, out_dir) -> Path:
     """Finalize a copy of a (possibly still running) run from its last checkpoint:
     ``out_dir`` gets agent.npz, result.json and the log up to that checkpoint."""
     run, out_dir = Path(run_dir), Path(out_dir)
@@ -331,12 +453,3 @@ def snapshot(run_dir, out_dir) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "log.jsonl").write_text(_log_upto(run / "log.jsonl", st["gen"]))
     return finalize(cfg, st, out_dir)
-
-
-def config_from_args(args: dict) -> TrainConfig:
-    """Build a `TrainConfig` from a dict; unknown keys are an error."""
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = set(args) - names
-    if unknown:
-        raise ValueError(f"unknown training options: {sorted(unknown)}")
-    return TrainConfig(**args)
