@@ -160,6 +160,18 @@ def _ship(args) -> int:
     return 0
 
 
+def _fetch_reference(args) -> int:
+    from anpolicy import authors
+
+    try:
+        path = authors.install_from(args.source) if args.source else authors.fetch(args.url)
+    except authors.AuthorsWeightsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"the authors' weights (SHA-256 verified) are at {path}\n{authors.CITATION}")
+    return 0
+
+
 def _parse_bool(text: str) -> bool:
     if text.lower() in ("1", "true", "yes"):
         return True
@@ -254,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--snapshot-dir", default=None)
     s.set_defaults(func=_ship)
+
+    f = sub.add_parser(
+        "fetch-reference",
+        help="download Tang & Ha's published CartPole weights (pinned, SHA-256 checked)",
+    )
+    f.add_argument("--from", dest="source", default=None, help="install a local copy (same check)")
+    f.add_argument("--url", default=None, help="download from here instead of the pinned URL")
+    f.set_defaults(func=_fetch_reference)
     return p
 
 

@@ -445,6 +445,24 @@ def _banner(msg: str) -> None:
     print(f"\n{bar}\n{msg}\n{bar}\n", flush=True)
 
 
+def _ensure_authors_weights(no_fetch: bool) -> str:
+    """Find Tang & Ha's weights (`anpolicy.authors.resolve`), fetching them (pinned URL,
+    SHA-256 checked) when missing; returns "" or the reason they are missing, which the
+    build prints in a banner and the chapters print on their pages."""
+    sys.path.insert(0, str(ROOT))
+    from anpolicy import authors
+
+    path, why = authors.ensure(try_fetch=not no_fetch, timeout=20)
+    if path is not None:
+        print(f"Authors' weights: {path} ({why}, SHA-256 verified)", flush=True)
+        return ""
+    _banner(
+        "WARNING: Tang & Ha's published agent is MISSING, so every claim is judged on our\n"
+        f"agent only and the authors' column reads 'not measured'.\n{why}"
+    )
+    return why
+
+
 def stage_sources(toc: Path, staging: Path, have_vendor: bool) -> None:
     """Copy what jupyter-book needs into the staging folder: the config, the toc
     and every folder holding a toc entry (book/), minus the notebooks, which
@@ -517,6 +535,11 @@ def parse_args(argv: list[str]):
     )
     p.add_argument("--no-vendor", action="store_true", help="use the CDNs for JavaScript")
     p.add_argument(
+        "--no-fetch",
+        action="store_true",
+        help="do not download the authors' weights when they are missing",
+    )
+    p.add_argument(
         "--allow-warnings", action="store_true", help="do not turn Sphinx warnings into errors"
     )
     p.add_argument(
@@ -566,6 +589,7 @@ def main(argv: list[str]) -> int:
                 "(is npm installed and the npm registry reachable?). The pages will load\n"
                 "them from public CDNs: maths and widgets will be blank offline."
             )
+    authors_missing = _ensure_authors_weights(opts.no_fetch)
     stage_sources(opts.toc, staging, have_vendor)
     if logs.exists():
         shutil.rmtree(logs)
@@ -642,6 +666,8 @@ def main(argv: list[str]) -> int:
     print(f"Total: {time.monotonic() - t_total:.1f} s")
     if not have_vendor:
         print("NOTE: the pages load JavaScript from CDNs (vendoring failed or was disabled).")
+    if authors_missing:
+        print(f"NOTE: built WITHOUT the authors' agent: {authors_missing}")
     print(f"The book: {html / 'index.html'}")
     return 0
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the original authors' weights (a conformance fixture in ../shared)."""
+"""Shared fixtures: the original authors' weights (resolved by `anpolicy.authors`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,6 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE_DIR = Path(
-    os.environ.get("ANPOLICY_REFERENCE", REPO.parent / "shared/reference/tang-ha-2021-cartpole-pi")
-)
-AUTHORS_WEIGHTS = REFERENCE_DIR / "model.npz"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -23,12 +19,14 @@ def _threads():
 
 @pytest.fixture(scope="session")
 def authors_weights_path() -> Path:
-    if not AUTHORS_WEIGHTS.is_file():
-        pytest.skip(
-            f"the original authors' weights are not at {AUTHORS_WEIGHTS} "
-            "(../shared/reference is absent); conformance tests need them"
-        )
-    return AUTHORS_WEIGHTS
+    """Tang & Ha's weights through the one resolver (`anpolicy.authors.resolve`): the
+    fetched copy, else ../shared/reference; skipped, naming the command, when absent."""
+    from anpolicy import authors
+
+    try:
+        return authors.resolve()
+    except authors.AuthorsWeightsMissing as e:
+        pytest.skip(f"conformance tests need the authors' weights: {e}")
 
 
 @pytest.fixture
