@@ -2,6 +2,8 @@
 
 - `CMAES`: pycma's CMA-ES (the original authors' optimizer); ``diagonal=True`` gives
   separable CMA-ES.
+- `IPOPCMAES`: CMA-ES restarted with a doubled population each time a run converges
+  (Auger & Hansen 2005), so that a noisy task gets ever larger populations to average over.
 - `PGPE`: policy-gradient parameter exploration with symmetric (antithetic) sampling,
   centred-rank fitness shaping, Adam on the centre and a bounded per-parameter step-size
   update (the variant EvoJAX uses for this task).
@@ -22,7 +24,13 @@ def centered_ranks(x: np.ndarray) -> np.ndarray:
 
 
 class CMAES:
-    """pycma CMA-ES. ``ask() -> (popsize, n)``, ``tell(fitness (popsize,))``."""
+    """pycma CMA-ES. ``ask() -> (popsize, n)``, ``tell(fitness (popsize,))``.
+
+    pycma draws its samples from ``opts["randn"]``, numpy's global random state by
+    default; here it is a private ``RandomState`` seeded as pycma would seed the global
+    one (the same samples), so other code cannot perturb it and a pickled optimizer
+    (a checkpoint) carries its state and resumes exactly.
+    """
 
     def __init__(
         self,
@@ -39,6 +47,7 @@ class CMAES:
         if diagonal:
             opts["CMA_diagonal"] = True
         x0 = np.zeros(n) if x0 is None else np.asarray(x0, dtype=np.float64)
+        opts["randn"] = np.random.RandomState(opts["seed"]).randn
         self.es = cma.CMAEvolutionStrategy(x0, sigma0, opts)
         self._asked = None
 
@@ -56,6 +65,78 @@ class CMAES:
     @property
     def step_size(self) -> float:
         return float(self.es.sigma)
+
+
+# pycma's own stopping criteria that mean "this run has converged or stalled" (the budget
+# criteria maxiter / maxfevals / ftarget are the trainer's business, not a restart's)
+_CONVERGED = {
+    "tolfun",
+    "tolfunhist",
+    "tolx",
+    "tolstagnation",
+    "tolflatfitness",
+    "conditioncov",
+    "noeffectaxis",
+    "noeffectcoord",
+}
+
+
+class IPOPCMAES:
+    """IPOP-CMA-ES over pycma: when the current run converges (its step size falls below
+    ``restart_step_size``, or one of pycma's convergence criteria fires), start a fresh
+    CMA-ES from ``x0`` with ``sigma0`` and the population times ``popsize_factor`` (at
+    most ``max_popsize``). ``ask() -> (popsize_now, n)``; the population grows across
+    restarts. ``restarts`` counts them; ``history`` holds ``(restart, popsize)`` per run.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        popsize: int,
+        sigma0: float,
+        seed: int,
+        x0: np.ndarray | None = None,
+        restart_step_size: float = 1e-3,
+        popsize_factor: int = 2,
+        max_popsize: int = 4096,
+    ):
+        if restart_step_size <= 0 or popsize_factor < 1:
+            raise ValueError("restart_step_size must be > 0 and popsize_factor >= 1")
+        self.n, self.sigma0, self.seed = n, sigma0, int(seed)
+        self.x0 = np.zeros(n) if x0 is None else np.asarray(x0, dtype=np.float64).copy()
+        self.restart_step_size, self.popsize_factor = restart_step_size, popsize_factor
+        self.max_popsize = max_popsize
+        self.popsize, self.restarts = popsize, 0
+        self.history = [(0, popsize)]
+        self._run = self._new_run()
+
+    def _new_run(self) -> CMAES:
+        # each run its own sampling seed, derived from the one seed of the optimizer
+        seed = int(np.random.SeedSequence([self.seed, self.restarts]).generate_state(1)[0])
+        return CMAES(self.n, self.popsize, self.sigma0, seed % 2**31, x0=self.x0)
+
+    def converged(self) -> bool:
+        stops = set(self._run.es.stop()) & _CONVERGED
+        return bool(stops) or self._run.step_size < self.restart_step_size
+
+    def ask(self) -> np.ndarray:
+        if self.converged():
+            self.restarts += 1
+            self.popsize = min(self.popsize * self.popsize_factor, self.max_popsize)
+            self.history.append((self.restarts, self.popsize))
+            self._run = self._new_run()
+        return self._run.ask()
+
+    def tell(self, fitness: np.ndarray) -> None:
+        self._run.tell(fitness)
+
+    @property
+    def center(self) -> np.ndarray:
+        return self._run.center
+
+    @property
+    def step_size(self) -> float:
+        return self._run.step_size
 
 
 class Adam:

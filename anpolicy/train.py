@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from anpolicy import fused, physics
 from anpolicy.analysis import summarize
-from anpolicy.es import CMAES, PGPE
+from anpolicy.es import CMAES, PGPE, IPOPCMAES
 from anpolicy.policy import AttentionNeuronPolicy, FNNPolicy
 from anpolicy.rollout import ENGINES, rollout
 from anpolicy.schedules import ObservationChannels, PermutationSchedule
@@ -44,12 +44,15 @@ class TrainConfig:
     """Every knob of a training run; defaults are the authors' protocol (Tang & Ha 2021)."""
 
     policy: str = "attention_neuron"  # "attention_neuron" or "fnn"
-    optimizer: str = "cma"  # "cma" (authors), "sepcma" (diagonal CMA-ES) or "pgpe"
+    optimizer: str = "cma"  # "cma" (authors), "sepcma" (diagonal CMA-ES), "ipop"
+    # (CMA-ES restarted with a doubled population when it converges) or "pgpe"
     generations: int = 14000  # stop after this many generations ...
     minutes: float = 0.0  # ... or this much training wall-clock (0 = no limit)
     popsize: int = 256  # parameter vectors per generation
     rollouts: int = 16  # episodes per fitness evaluation, same starts for all members
     sigma0: float = 0.1  # CMA-ES initial step size
+    restart_step_size: float = 1e-3  # IPOP: restart once the step size falls below this
+    max_episodes: int = 0  # stop after this many training episodes (0 = no limit)
     center_lr: float = 0.037  # PGPE: Adam learning rate of the centre
     stdev_lr: float = 0.078  # PGPE: learning rate of the per-parameter stdev
     init_stdev: float = 0.082  # PGPE: initial per-parameter stdev
@@ -108,6 +111,7 @@ RESUMABLE_FIELDS = {
     "engine",
     "snapshot_every",
     "stop_step_size",
+    "max_episodes",
 }
 SNAPSHOT_DIR = "snapshots"
 
@@ -183,9 +187,13 @@ def make_optimizer(cfg: TrainConfig, n_params: int, seed: int):
         return CMAES(
             n_params, cfg.popsize, cfg.sigma0, seed, diagonal=cfg.optimizer == "sepcma", x0=x0
         )
+    if cfg.optimizer == "ipop":
+        return IPOPCMAES(
+            n_params, cfg.popsize, cfg.sigma0, seed, x0=x0, restart_step_size=cfg.restart_step_size
+        )
     if cfg.optimizer == "pgpe":
         return PGPE(n_params, cfg.popsize, seed, cfg.center_lr, cfg.stdev_lr, cfg.init_stdev, x0=x0)
-    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use cma, sepcma or pgpe")
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use cma, sepcma, ipop or pgpe")
 
 
 def _engine(cfg: TrainConfig, policy) -> str:
@@ -255,6 +263,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             "gen": 0,
             "wall_s": 0.0,
             "env_steps": 0,
+            "episodes": 0,
             "best": None,  # (validation mean, generation, params)
             "code_version": code_version(),
         }
@@ -263,7 +272,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     log = open(log_path, "a")
     t_start, wall0 = time.time(), st["wall_s"]
     last_ckpt = time.time()
-    episodes_per_gen = cfg.popsize * cfg.rollouts
+    # runs saved before the count existed had a fixed population
+    st.setdefault("episodes", st["gen"] * cfg.popsize * cfg.rollouts)
 
     def elapsed() -> float:
         return wall0 + time.time() - t_start
@@ -280,7 +290,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     def _history_meta(row: dict) -> dict:
         return {
             "generation": st["gen"],
-            "episodes": st["gen"] * episodes_per_gen,
+            "episodes": st["episodes"],
             "env_steps": st["env_steps"],
             "wall_s": round(elapsed(), 2),
             "validation_mean": row["val_mean"],
@@ -322,6 +332,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             or st["gen"] >= cfg.generations
             or (cfg.minutes > 0 and elapsed() >= 60 * cfg.minutes)
             or (cfg.stop_step_size > 0 and opt.step_size < cfg.stop_step_size)
+            or (cfg.max_episodes > 0 and st["episodes"] >= cfg.max_episodes)
         )
 
     bar = tqdm(
@@ -348,10 +359,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         opt.tell(fitness)
         st["gen"] += 1
         st["env_steps"] += res.env_steps
+        st["episodes"] += len(pop) * cfg.rollouts
         row = {
             "gen": st["gen"],
             "wall_s": round(elapsed(), 2),
             "env_steps": st["env_steps"],
+            "episodes": st["episodes"],
+            "popsize": len(pop),
             "fit_max": float(fitness.max()),
             "fit_mean": float(fitness.mean()),
             "fit_min": float(fitness.min()),
@@ -359,6 +373,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             "threads": cfg.threads,  # a resumed run may use another count: CPU time per row
             "engine": res.engine,
         }
+        if hasattr(opt, "restarts"):
+            row["restarts"] = opt.restarts
         if st["gen"] % cfg.validate_every == 0:
             validate_center(row)
         if cfg.snapshot_every and st["gen"] % cfg.snapshot_every == 0:
@@ -397,6 +413,8 @@ def stop_reason(cfg: TrainConfig, st: dict, opt, interrupted: bool) -> str:
         return "generations"
     if cfg.stop_step_size > 0 and opt.step_size < cfg.stop_step_size:
         return "step_size"
+    if cfg.max_episodes > 0 and st["episodes"] >= cfg.max_episodes:
+        return "episodes"
     return "minutes"
 
 
@@ -431,6 +449,7 @@ def finalize(cfg: TrainConfig, st: dict, out_dir: Path) -> Path:
         "validation_mean": val_mean,
         "wall_s": round(st["wall_s"], 1),
         "env_steps": st["env_steps"],
+        "episodes": st.get("episodes"),
         "test": test,
         "test_protocol": f"{cfg.test_episodes} episodes, seed {cfg.test_seed}, "
         + cfg.test_schedule().describe(),

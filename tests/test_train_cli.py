@@ -247,3 +247,18 @@ def test_upright_curriculum_starts(tmp_path):
     assert (np.abs(starts[4:, 2] - np.pi) <= np.pi / 2).all()  # the task's: hanging down
     with pytest.raises(ValueError, match="upright_starts"):
         training_starts(TrainConfig(upright_starts=1.5), 5)
+
+
+def test_ipop_cmaes_restarts_when_converged_and_grows_the_population():
+    from anpolicy.es import IPOPCMAES
+
+    opt = IPOPCMAES(4, popsize=6, sigma0=0.5, seed=3, restart_step_size=0.05)
+    sizes = []
+    for _ in range(400):
+        pop = opt.ask()
+        sizes.append(len(pop))
+        opt.tell(-(pop**2).sum(axis=1))  # a sphere: each run converges to 0 quickly
+    assert opt.restarts >= 2 and opt.history[:3] == [(0, 6), (1, 12), (2, 24)]
+    assert sizes[0] == 6 and max(sizes) == min(6 * 2**opt.restarts, opt.max_popsize)
+    with pytest.raises(ValueError):
+        IPOPCMAES(4, popsize=6, sigma0=0.5, seed=3, restart_step_size=0.0)

@@ -135,3 +135,26 @@ def test_ship_carries_the_snapshot_series(tmp_path):
     assert entry["snapshots"] == "snapshots/tiny"
     shipped = load_shipped_snapshots("tiny", data_dir=data)
     assert [m["generation"] for _, _, m in shipped] == [0, 2, 4]
+
+
+def test_ipop_restarts_with_a_doubled_population_and_resumes_exactly(tmp_path):
+    ipop = {**TINY, "optimizer": "ipop", "sigma0": 0.1, "restart_step_size": 0.0999}
+    budget = 8 * 2 * 12  # episodes: room for a restart with the doubled population
+    full = TrainConfig(**ipop, generations=100, max_episodes=budget, run_dir=str(tmp_path / "f"))
+    train(full, progress=False)
+    rows = _log_rows(tmp_path / "f")
+    sizes = [r["popsize"] for r in rows]
+    assert sizes[0] == 8 and 16 in sizes, sizes  # at least one restart happened
+    first_big = sizes.index(16)
+    assert rows[first_big]["restarts"] == 1 and rows[first_big - 1]["restarts"] == 0
+    assert rows[-1]["episodes"] == sum(s * 2 for s in sizes) >= budget > rows[-2]["episodes"]
+    meta = json.loads((tmp_path / "f/result.json").read_text())
+    assert meta["stop_reason"] == "episodes"
+
+    half = TrainConfig(**ipop, generations=first_big + 1, run_dir=str(tmp_path / "p"))
+    train(half, progress=False)
+    resumed = TrainConfig(**ipop, generations=100, max_episodes=budget, run_dir=str(tmp_path / "p"))
+    train(resumed, resume=True, progress=False)
+    again = _log_rows(tmp_path / "p")
+    assert [r["fit_mean"] for r in again] == [r["fit_mean"] for r in rows]
+    assert [r["popsize"] for r in again] == sizes
