@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from anpolicy import fused, physics
 from anpolicy.analysis import summarize
-from anpolicy.es import CMAES, PGPE, IPOPCMAES
+from anpolicy.es import CMAES, IPOPCMAES, PGPE
 from anpolicy.policy import AttentionNeuronPolicy, FNNPolicy
 from anpolicy.rollout import ENGINES, rollout
 from anpolicy.schedules import ObservationChannels, PermutationSchedule
