@@ -1,0 +1,169 @@
+"""anpolicy.learning: paired shares, attention statistics, the measurement over snapshots
+(with the relative-permutation engine check at every snapshot) and the answers in words,
+each tested in both directions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from anpolicy import learning
+from anpolicy.interventions import StepContext
+from anpolicy.learning import LearningCurves, Snapshot
+
+
+def test_paired_share_is_the_ratio_of_means_with_a_delta_method_interval():
+    rng = np.random.default_rng(0)
+    den = rng.uniform(0, 800, size=(1, 4000))
+    num = 0.8 * den + rng.normal(0, 20, size=den.shape)
+    ratio, lo, hi = learning.paired_share(num, den, min_return=50)
+    assert ratio[0] == pytest.approx(num.mean() / den.mean())
+    assert lo[0] < 0.8 < hi[0] and hi[0] - lo[0] < 0.01  # paired: a tight interval
+    # an agent that earns nothing keeps no share
+    ratio, lo, hi = learning.paired_share(num / 100, den / 100, min_return=50)
+    assert np.isnan(ratio[0]) and np.isnan(lo[0])
+    with pytest.raises(ValueError, match="equal shapes"):
+        learning.paired_share(num, den[:, :10], 50)
+
+
+def test_attention_stats_count_saturation_entropy_and_noise_mass():
+    stats = learning.AttentionStats(n_members=2, n_noise=2)
+    att = torch.zeros(2, 3, 16, 4)
+    att[0] = 1.0  # member 0: every entry saturated, equal magnitude on all channels
+    att[1, :, :, :2] = 0.5  # member 1: nothing saturated, all mass on the 2 real channels
+    alive = torch.tensor([[True, True, False], [True, True, True]])
+    ctx = StepContext(0, torch.zeros(2, 3, dtype=torch.long), {}, None, alive)
+    ctx.attention = att
+    stats.after_policy(ctx)
+    r = stats.result()
+    assert r["saturated"].tolist() == [1.0, 0.0]
+    assert r["entropy"][0] == pytest.approx(1.0) and r["entropy"][1] == pytest.approx(0.5)
+    assert r["noise_share"][0] == pytest.approx(0.5) and r["noise_share"][1] == 0.0
+
+
+@pytest.fixture(scope="module")
+def curves(random_an_params_module):
+    """Two random snapshots and the shipped agent, 24 episodes: a fast real measurement."""
+    from anpolicy.data import load_shipped
+
+    _, shipped, _ = load_shipped("attention_neuron")
+    points = [
+        Snapshot("generation 0", np.zeros_like(shipped), 0, 0),
+        Snapshot("generation 10", random_an_params_module, 10, 40960),
+        Snapshot("generation 20", shipped, 20, 81920),
+    ]
+    torch.set_num_threads(1)
+    return learning.measure(points, n_episodes=24, seed=3, min_return=20)
+
+
+@pytest.fixture(scope="module")
+def random_an_params_module():
+    from anpolicy.policy import AttentionNeuronPolicy
+
+    n = AttentionNeuronPolicy().n_params
+    return np.random.default_rng(1).normal(0, 0.5, n).astype(np.float32)
+
+
+def test_measure_runs_every_condition_and_the_relative_permutation_keeps_everything(curves):
+    assert set(curves.returns) == {*learning.CONDITIONS, "noise5"}
+    assert curves.returns["unshuffled"].shape == (3,)
+    # the engine check: moving each channel's state with a reshuffle changes nothing
+    assert learning.relative_check_failures(curves) == []
+    assert np.isfinite(curves.shares["kept_relative"][2])
+    # the zero agent does nothing whatever the order: every condition gives one return
+    zero = [curves.returns[c][0] for c in learning.CONDITIONS]
+    assert max(zero) == min(zero)
+    assert curves.attention["saturated"][0] == 0.0  # A = tanh(0) = 0 everywhere
+
+
+def test_curves_survive_a_save_and_load_and_refuse_another_schema(curves, tmp_path):
+    path = curves.save(tmp_path / "curves.json")
+    back = LearningCurves.load(path)
+    for key in ("returns", "shares", "shares_ci", "attention"):
+        for name, value in getattr(curves, key).items():
+            np.testing.assert_array_equal(getattr(back, key)[name], value)
+    data = json.loads(path.read_text())
+    data["schema"] = 99
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="schema"):
+        LearningCurves.load(path)
+    del data["shares"]
+    data["schema"] = learning.SCHEMA_VERSION
+    path.write_text(json.dumps(data))
+    with pytest.raises(KeyError):
+        LearningCurves.load(path)
+
+
+def _synthetic(skill, kept25, memory, saturated, episodes=None) -> LearningCurves:
+    n = len(skill)
+    ones = np.ones(n)
+    c = LearningCurves(
+        labels=[f"generation {100 * i}" for i in range(n)],
+        generations=[100 * i for i in range(n)],
+        episodes=episodes or [409600 * i for i in range(n)],
+        validation=[None] * n,
+        n_episodes=500,
+        seed=0,
+        min_return=50,
+    )
+    c.returns = {"shuffled": np.asarray(skill, float), "unshuffled": np.asarray(skill, float)}
+    for name, values in {
+        "order_kept": ones,
+        "kept_every25": kept25,
+        "kept_relative": ones,
+        "kept_without_memory": memory,
+    }.items():
+        v = np.asarray(values, float)
+        c.shares[name], c.shares_ci[name] = v, np.stack([v - 0.02, v + 0.02])
+    c.attention["saturated"] = np.asarray(saturated, float)
+    return c
+
+
+def test_answers_follow_the_numbers_in_both_directions():
+    up = _synthetic(
+        [100, 200, 300, 400], [0.5, 0.6, 0.7, 0.8], [0.9, 0.8, 0.3, 0.2], [0, 0.3, 0.6, 0.9]
+    )
+    down = _synthetic(
+        [100, 200, 300, 400], [0.8, 0.7, 0.6, 0.5], [0.9, 0.9, 0.8, 0.7], [0.9, 0.6, 0.3, 0]
+    )
+    flat = _synthetic([100, 200, 300, 400], [0.7, 0.6, 0.7, 0.6], [0.3, 0.3, 0.3, 0.3], [0.5] * 4)
+    assert "grows with skill" in learning.answer_robustness(up)
+    assert "falls as skill grows" in learning.answer_robustness(down)
+    assert "no consistent trend" in learning.answer_robustness(flat)
+    assert "depend on its memory late" in learning.answer_memory(up)
+    assert "No snapshot depends" in learning.answer_memory(down)
+    assert "depend on its memory early" in learning.answer_memory(flat)
+    assert "saturates as it learns" in learning.answer_attention(up)
+    assert "de-saturates" in learning.answer_attention(down)
+    assert "neither" in learning.answer_attention(flat)
+    assert "by construction" in learning.answer_order(up)
+    off = _synthetic([100, 200, 300], [0.5] * 3, [0.9] * 3, [0] * 3)
+    off.shares["order_kept"] = np.array([1.0, 0.7, 1.0])
+    off.shares_ci["order_kept"] = np.array([[0.98, 0.6, 0.98], [1.02, 0.8, 1.02]])
+    assert "generation 100" in learning.answer_order(off) and "beyond" in learning.answer_order(off)
+    few = _synthetic([10, 20], [np.nan, np.nan], [np.nan, np.nan], [0, 0])
+    assert "Too few" in learning.answer_robustness(few)
+
+
+def test_relative_check_flags_a_snapshot_whose_interval_excludes_one():
+    c = _synthetic([100, 200, 300], [0.5] * 3, [0.9] * 3, [0] * 3)
+    assert learning.relative_check_failures(c) == []
+    c.shares_ci["kept_relative"] = np.array([[0.99, 0.9, 0.99], [1.01, 0.95, 1.01]])
+    assert learning.relative_check_failures(c) == ["generation 100"]
+
+
+def test_load_series_thins_but_keeps_the_last_snapshot(tmp_path):
+    from anpolicy.policy import AttentionNeuronPolicy
+    from anpolicy.weights import save_agent
+
+    policy = AttentionNeuronPolicy()
+    for g in range(0, 500, 100):
+        meta = {"generation": g, "episodes": g * 4096, "validation_mean": float(g)}
+        save_agent(tmp_path / "snapshots" / f"gen_{g:06d}.npz", policy, np.zeros(913), meta)
+    assert [s.generation for s in learning.load_series(tmp_path, every=3)] == [0, 300, 400]
+    assert [s.generation for s in learning.load_series(tmp_path)] == [0, 100, 200, 300, 400]
+    with pytest.raises(FileNotFoundError, match="no snapshots"):
+        learning.load_series(tmp_path / "nothing")
