@@ -531,3 +531,31 @@ def plot_error_bands(bands: dict, labels: dict, floor: float = 1e-10, ax=None, k
     ax.axhline(floor, color="grey", lw=0.6, ls="--")
     ax.set_xlabel("steps after the reshuffle")
     return ax
+
+
+def derangement(seed: int, n: int = physics.OBS_DIM) -> np.ndarray:
+    """A random permutation of range(n) that moves every element (seeded)."""
+    rng = np.random.default_rng(seed)
+    p = rng.permutation(n)
+    while (p == np.arange(n)).any():
+        p = rng.permutation(n)
+    return p
+
+
+def reshuffle_heatmap_pairs(policy, params, n_episodes: int, seed: int, t_shuffle: int,
+                            conditions=("none", "zero_hc", "relative")):  # fmt: skip
+    """`closed_loop_pair` for each condition (identity order, then a derangement at
+    ``t_shuffle``) and the first episode that runs past the reshuffle in all of them.
+    Returns ``(pairs, episode)``; ValueError if no recorded episode gets there."""
+    first, second = np.arange(physics.OBS_DIM), derangement(seed)
+    pairs = {
+        c: closed_loop_pair(policy, params, n_episodes, seed, first, second, t_shuffle, c)
+        for c in conditions
+    }
+    for e in range(n_episodes):
+        if all(
+            len(ref[e]["action"]) > t_shuffle and len(tw[e]["action"]) > t_shuffle
+            for ref, tw in pairs.values()
+        ):
+            return pairs, e
+    raise ValueError(f"no recorded episode runs past step {t_shuffle}: record more episodes")

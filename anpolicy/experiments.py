@@ -29,9 +29,10 @@ import numpy as np
 import torch
 
 from anpolicy import physics
-from anpolicy.analysis import Z95, paired_difference, proportion_ci, summarize
+from anpolicy.analysis import paired_difference, proportion_ci, summarize
 from anpolicy.interventions import Intervention, StepContext
 from anpolicy.policy import AttentionNeuronPolicy
+from anpolicy.published import STUDY_2025, TANG_HA_2021, TANG_HA_INTERVALS, published_summary
 from anpolicy.rollout import episode_randomness, rollout
 from anpolicy.schedules import ObservationChannels, PermutationSchedule
 
@@ -63,43 +64,6 @@ __all__ = [
     "shuffled_position_tables",
     "random_position_tables",
 ]
-
-
-# ------------------------------------------------------- published numbers
-
-#: Tang & Ha (2021), CartPoleSwingUpHarder, mean and sd of the return over 1000 test
-#: episodes (DESIGN.md section 3). Keys follow this module's condition names:
-#: "none" (unshuffled), "reset" (one permutation per episode), "every_<t>" (reshuffled
-#: every t steps during the episode).
-TANG_HA_2021 = {
-    "n": 1000,
-    "fnn": {"none": (593.0, 433.0), "reset": (38.0, 120.0)},
-    "an": {
-        "none": (472.0, 426.0),
-        "reset": (471.0, 426.0),
-        "every_25": (107.0, 146.0),
-        "every_50": (163.0, 198.0),
-        "every_100": (242.0, 254.0),
-        "every_200": (318.0, 310.0),
-        "every_500": (407.0, 380.0),
-    },
-}
-TANG_HA_INTERVALS = (25, 50, 100, 200, 500)
-
-#: The 2025 study: what its code ran (reshuffle every k steps; its text says "every
-#: time step"), 30 episodes per point, mean +- s.e.m., one seed, the authors' weights;
-#: its "zeroing the LSTM state" (only c zeroed) gave 49 vs 425 unzeroed.
-STUDY_2025 = {
-    "k": (500, 333, 250, 200, 167, 143),
-    "episodes_per_point": 30,
-    "zero_state": {"zeroed": 49.0, "baseline": 425.0},
-}
-
-
-def published_summary(mean: float, sd: float, n: int = 1000) -> dict:
-    """A `summarize`-like dict (normal 95 % CI) from a published mean, sd and n."""
-    se = sd / np.sqrt(n)
-    return {"mean": mean, "sd": sd, "se": se, "ci95": [mean - Z95 * se, mean + Z95 * se], "n": n}
 
 
 # ----------------------------------------------------------------- conditions

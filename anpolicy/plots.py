@@ -496,3 +496,269 @@ def plot_candidate_curves(ax, candidates: dict) -> list[dict]:
         ylabel=f"validation return ({candidates['validate_episodes']} episodes)",
     )
     return rows
+
+
+# ------------------------------------------------- two-agent study figures and tables
+# Drawing only: every number comes from an `anpolicy.study.StudyResult`.
+
+AGENT_STYLE = {"authors": ("C3", "x", "Tang & Ha's agent"), "ours": ("C0", "o", "our agent")}
+
+
+def _eb(ax, x, stats, color, marker, label, key=None, ls="-"):
+    """Error bars of summaries (``key="kept"``: the kept share's ratio and CI)."""
+    if key:
+        y = np.array([s[key]["ratio"] for s in stats])
+        ci = np.array([s[key]["ci95"] for s in stats])
+    else:
+        y = np.array([s["mean"] for s in stats])
+        ci = np.array([s["ci95"] for s in stats])
+    ax.errorbar(x, y, yerr=[y - ci[:, 0], ci[:, 1] - y], capsize=3, color=color,
+                marker=marker, ls=ls, label=label)  # fmt: skip
+
+
+def _measured(res):
+    return [(k, res.agent(k)) for k in ("authors", "ours") if res.agent(k) is not None]
+
+
+def plot_permutation_sweep(res):
+    """Return (left) and kept share (right) vs reshuffle interval k, both agents, our
+    FNN and Tang & Ha's published points."""
+    import matplotlib.pyplot as plt
+
+    from anpolicy.published import STUDY_2025, TANG_HA_2021, TANG_HA_INTERVALS, tang_ha_kept
+
+    ks = np.array(sorted(res.shared["intervals"] + [1]))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for axis in (ax, bx):
+        axis.axvspan(min(STUDY_2025["k"]), max(STUDY_2025["k"]), color="0.92", zorder=0)
+        axis.set_xscale("log")
+        axis.set_xticks(ks, [str(k) for k in ks], fontsize=7)
+        axis.minorticks_off()
+        axis.set_xlabel("reshuffle interval k (steps, log scale)")
+    for key, rec in _measured(res):
+        color, marker, label = AGENT_STYLE[key]
+        stats = [rec.conditions[f"every_{k}"] for k in ks]
+        _eb(ax, ks, stats, color, marker, label)
+        ax.axhline(rec.conditions["none"]["mean"], color=color, ls="--", lw=1)
+        _eb(bx, ks, stats, color, marker, label, key="kept")
+    fnn = res.shared.get("fnn")
+    if fnn:
+        stats = [fnn["conditions"][f"every_{k}"] for k in TANG_HA_INTERVALS]
+        _eb(ax, TANG_HA_INTERVALS, stats, "C1", "s", "our FNN")
+    th = [TANG_HA_2021["an"][f"every_{k}"][0] for k in TANG_HA_INTERVALS]
+    ax.plot(TANG_HA_INTERVALS, th, "^:", color="C2", label="Tang & Ha 2021 (published)")
+    bx.plot(TANG_HA_INTERVALS, [tang_ha_kept(f"every_{k}") for k in TANG_HA_INTERVALS], "^:",
+            color="C2", label="Tang & Ha 2021 (published)")  # fmt: skip
+    ax.set_ylabel("mean return (95 % CI); dashed: unshuffled")
+    ax.set_ylim(bottom=0)
+    bx.axhline(1, color="0.5", lw=1)
+    bx.set_ylim(0, 1.3)
+    bx.set_ylabel("share of the unshuffled return kept")
+    for axis in (ax, bx):
+        axis.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def permutations_table(res):
+    """Mean return [95 % CI] per condition and agent, with Tang & Ha's published numbers."""
+    import pandas as pd
+
+    from anpolicy.claims import ci
+    from anpolicy.published import tang_ha
+
+    order = ["none", "reset"] + [f"every_{k}" for k in res.shared["intervals"]] + ["every_1"]
+    fnn = (res.shared.get("fnn") or {}).get("conditions", {})
+    rows = []
+    for c in order:
+        row = {"condition": c, "Tang & Ha (mean ± sd)": tang_ha("an", c)}
+        for key, rec in _measured(res):
+            s = rec.conditions[c]
+            row[AGENT_STYLE[key][2]] = ci(s)
+            row[f"{AGENT_STYLE[key][2]}: kept"] = "{:.2f} [{:.2f}, {:.2f}]".format(
+                s["kept"]["ratio"], *s["kept"]["ci95"]
+            )
+        row["our FNN"] = ci(fnn[c]) if c in fnn else ""
+        row["FNN, Tang & Ha"] = tang_ha("fnn", c)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("condition")
+
+
+def plot_single_reshuffle(res):
+    """(a) paired cost of one reshuffle vs its step, (b) recovery ECDFs (twin band)
+    with the identity and fixed-permutation controls, per agent."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
+    for key, rec in _measured(res):
+        color, marker, label = AGENT_STYLE[key]
+        ts = sorted(int(t) for t in rec.single_cost)
+        _eb(ax, ts, [rec.single_cost[str(t)] for t in ts], color, marker, label)
+    ax.axhline(0, color="0.5", lw=1)
+    ax.set_xlabel("step of the single reshuffle t₀")
+    ax.set_ylabel("return change vs no reshuffle (paired, 95 % CI)")
+    ax.set_title("(a) cost of one reshuffle")
+    ax.legend(fontsize=8)
+    for key, rec in _measured(res):
+        color, _, label = AGENT_STYLE[key]
+        rv = rec.recovery
+        for part, ls in (("reshuffle", "-"), ("fixed", ":"), ("identity", "--")):
+            s = rv[part]
+            if s["n"]:
+                never = s["never_frac"]
+                bx.bar(f"{label[:10]}\n{part}", 1 - never, color=color,
+                       alpha={"-": 0.9, ":": 0.5, "--": 0.25}[ls])  # fmt: skip
+    bx.set_ylim(0, 1)
+    bx.set_ylabel("share of eligible episodes that recover")
+    bx.set_title(f"(b) recovery after a reshuffle at t₀ = {_first(res).recovery['t0']}")
+    bx.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _first(res):
+    return _measured(res)[0][1]
+
+
+def plot_ablations(res):
+    """(a) state zeroed every step, (b) paired change vs unshuffled per variant and k."""
+    import matplotlib.pyplot as plt
+
+    from anpolicy.published import STUDY_2025
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1, 1.6]})
+    labels = ["baseline", "zero_c", "zero_hc", "zero_h", "prev_action"]
+    x = np.arange(len(labels))
+    meas = _measured(res)
+    for i, (key, rec) in enumerate(meas):
+        color, _, label = AGENT_STYLE[key]
+        y = np.array([rec.conditions[c]["mean"] for c in labels])
+        ci = np.array([rec.conditions[c]["ci95"] for c in labels])
+        xi = x + (i - (len(meas) - 1) / 2) * 0.38
+        ax.bar(xi, y, 0.38, color=color, alpha=0.8, label=label)
+        ax.errorbar(xi, y, yerr=[y - ci[:, 0], ci[:, 1] - y], fmt="none", ecolor="k", capsize=2)
+    study = STUDY_2025["zero_state"]
+    ax.plot([0, 1], [study["baseline"], study["zeroed"]], "k*", ms=10, ls="none",
+            label="2025 study (30 ep., c zeroed)")  # fmt: skip
+    ax.set_xticks(x, ["none", "c (study's code)", "h and c", "h", "prev. action"], fontsize=8)
+    ax.set_ylabel("mean return (95 % CI)")
+    ax.set_title("(a) state zeroed before every step")
+    ax.legend(fontsize=7)
+    ks = np.array(res.shared["k"])
+    styles = {"nothing": "-", "reset": "--", "relative": ":", "absolute_random_start": "-."}
+    for key, rec in meas:
+        color, marker, label = AGENT_STYLE[key]
+        for v, ls in styles.items():
+            stats = [s["diff"] for s in rec.sweep[v]]
+            _eb(
+                bx,
+                ks * (1.02 if key == "ours" else 1),
+                stats,
+                color,
+                marker,
+                f"{label}: {v}",
+                ls=ls,
+            )
+    bx.axhline(0, color="0.5", lw=1)
+    bx.set_xscale("log")
+    bx.set_xticks(ks, [str(k) for k in ks], fontsize=7)
+    bx.minorticks_off()
+    bx.set_xlabel("reshuffle interval k (log scale)")
+    bx.set_ylabel("return − unshuffled (paired, 95 % CI)")
+    bx.set_title("(b) the study's interventions at each reshuffle")
+    bx.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def reset_table(res):
+    """Reset at each reshuffle vs no intervention, paired, per k and agent."""
+    import pandas as pd
+
+    from anpolicy.claims import ci
+
+    rows = {}
+    for key, rec in _measured(res):
+        for k, d in rec.reset_vs_nothing.items():
+            rows.setdefault(int(k), {})[f"{AGENT_STYLE[key][2]}: reset − nothing"] = ci(d, 1, True)
+    df = pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    df.index.name = "k"
+    return df
+
+
+def noise_table(res):
+    """Mean return and paired difference vs shuffled per condition and agent."""
+    import pandas as pd
+
+    from anpolicy.claims import ci
+    from anpolicy.published import tang_ha
+
+    th_key = {"unshuffled": "none", "shuffled": "reset"}
+    rows = []
+    for c in _first(res).conditions:
+        row = {"input": c, "Tang & Ha (mean ± sd)": tang_ha("an", th_key.get(c, c))}
+        for key, rec in _measured(res):
+            name = AGENT_STYLE[key][2]
+            row[name] = ci(rec.conditions[c])
+            row[f"{name} − shuffled"] = ci(rec.paired[c], 1, True) if c in rec.paired else ""
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("input")
+
+
+def plot_noise(res):
+    """Mean return per input condition, both agents."""
+    import matplotlib.pyplot as plt
+
+    conds = list(_first(res).conditions)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    x = np.arange(len(conds))
+    for i, (key, rec) in enumerate(_measured(res)):
+        color, marker, label = AGENT_STYLE[key]
+        _eb(ax, x + 0.12 * (i - 0.5), [rec.conditions[c] for c in conds], color, marker, label,
+            ls="none")  # fmt: skip
+    ax.set_xticks(x, conds, fontsize=8, rotation=20)
+    ax.set_ylabel("mean return (95 % CI)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def attention_table(res):
+    """The mismatch e_t per condition and agent."""
+    import pandas as pd
+
+    from anpolicy.attention import TWIN_CONDITIONS, format_ci
+
+    rows = []
+    for key, rec in _measured(res):
+        for c, e in rec.errors.items():
+            rows.append({
+                "agent": AGENT_STYLE[key][2], "condition": TWIN_CONDITIONS[c],
+                "e at the reshuffle": format_ci(e["after_0"]),
+                "e 10 steps later": format_ci(e.get("after_10")),
+                "max e at the reshuffle": f"{e['at_reshuffle_max']:.2g}",
+                "mean e after": f"{e['mean_after']:.2g}",
+                "steps until mean e < 1 %": e["steps_below_faded"],
+            })  # fmt: skip
+    return pd.DataFrame(rows).set_index(["agent", "condition"])
+
+
+def plot_attention_errors(res):
+    """Mean e_t at the reshuffle and over the window, per condition and agent (log)."""
+    import matplotlib.pyplot as plt
+
+    conds = res.shared["conditions"]
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    x = np.arange(len(conds))
+    for i, (key, rec) in enumerate(_measured(res)):
+        color, _, label = AGENT_STYLE[key]
+        y0 = [max(rec.errors[c]["after_0"]["mean"], 1e-10) for c in conds]
+        ym = [max(rec.errors[c]["mean_after"], 1e-10) for c in conds]
+        ax.bar(x + 0.4 * i - 0.3, y0, 0.2, color=color, label=f"{label}: at the reshuffle")
+        ax.bar(x + 0.4 * i - 0.1, ym, 0.2, color=color, alpha=0.4, label=f"{label}: mean after")
+    ax.set_yscale("log")
+    ax.set_xticks(x, conds)
+    ax.set_ylabel("e = ‖A' − A P‖ / ‖A‖ (floor 1e-10)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

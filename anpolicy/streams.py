@@ -394,3 +394,87 @@ def invariance_table(props: dict):
     table.insert(0, "expected", list(INVARIANCE_EXPECTED.values()))
     table.index.name = "property"
     return table
+
+
+# ------------------------------------------------------- the float64 check
+
+
+def _step64(w: dict, pos, o, prev_a, h, c, zero_state: bool = False):
+    """One Attention Neuron step in float64 for R streams: ``o`` (R, C), ``prev_a`` (R,),
+    ``h``, ``c`` (R, C, 8). Returns (action (R,), h, c, A (R, 16, C))."""
+    if zero_state:
+        h, c = torch.zeros_like(h), torch.zeros_like(c)
+    x = torch.stack([o, prev_a[:, None].expand_as(o)], dim=-1)  # (R, C, 2)
+    gates = x @ w["lstm.weight_ih"].T + w["lstm.bias_ih"] + h @ w["lstm.weight_hh"].T
+    gates = gates + w["lstm.bias_hh"]
+    i, f, g, og = gates.chunk(4, dim=-1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h = torch.sigmoid(og) * torch.tanh(c)
+    keys = h @ w["proj_k.weight"].T  # (R, C, 32)
+    queries = pos @ w["proj_q.weight"].T  # (16, 32)
+    att = torch.tanh(torch.einsum("qd,rcd->rqc", queries, keys))  # (R, 16, C)
+    msg = torch.tanh(torch.einsum("rqc,rc->rq", att, o))
+    action = torch.tanh(msg @ w["out.weight"].reshape(-1) + w["out.bias"].reshape(()))
+    return action, h, c, att
+
+
+def run_stream64(policy, params, stream, perms=None, change_step=None, relative=True,
+                 zero_state=False):  # fmt: skip
+    """`run_stream` in float64 for one parameter vector: ``perms`` (2, R, C) with a
+    reshuffle from ``perms[0]`` to ``perms[1]`` at ``change_step`` (state rows moved by
+    the relative permutation when ``relative``), or (R, C) throughout, or None.
+    Returns (actions (T, R), attention (T, R, 16, C)) as float64 numpy arrays."""
+    w = {k: v[0].to(torch.float64) for k, v in policy.unflatten(params).items()}
+    pos = policy.positions.to(torch.float64)
+    x = torch.as_tensor(np.asarray(stream), dtype=torch.float64)
+    n_steps, r, n = x.shape
+    if perms is None:
+        perms = torch.arange(n).expand(r, n)
+    perms = torch.as_tensor(perms)
+    perm = perms[0] if perms.ndim == 3 else perms
+    h = torch.zeros(r, n, w["proj_k.weight"].shape[1], dtype=torch.float64)
+    c, a = torch.zeros_like(h), torch.zeros(r, dtype=torch.float64)
+    actions, atts = [], []
+    for t in range(n_steps):
+        if perms.ndim == 3 and t == change_step:
+            if relative:
+                rows = torch.gather(torch.argsort(perm, dim=-1), -1, perms[1])
+                idx = rows[..., None].expand_as(h)
+                h, c = torch.gather(h, 1, idx), torch.gather(c, 1, idx)
+            perm = perms[1]
+        o = torch.gather(x[t], -1, perm)
+        a, h, c, att = _step64(w, pos, o, a, h, c, zero_state)
+        actions.append(a)
+        atts.append(att)
+    return torch.stack(actions).numpy(), torch.stack(atts).numpy()
+
+
+def invariance_float64(policy, params, stream, reshuffle_step: int, seed: int = 0) -> dict:
+    """Properties (a), (b), (d) of `invariance_properties` recomputed in float64 on the
+    same stream and permutations: ``{key: max |difference|}``, plus ``first_step_f32``:
+    the largest float32 action difference of (a) at step 0 (one step of round-off)."""
+    stream = torch.as_tensor(np.asarray(stream), dtype=torch.float64)
+    _, n_streams, n = stream.shape
+    p1 = random_permutations(n_streams, n, seed=seed + 1)
+    p2 = random_permutations(n_streams, n, seed=seed + 2)
+    p1[0] = torch.arange(n)
+    base_a, base_att = run_stream64(policy, params, stream)
+    fixed_a, _ = run_stream64(policy, params, stream, perms=p1)
+    rel_a, _ = run_stream64(policy, params, stream, torch.stack([p1, p2]), reshuffle_step)
+    z_base_a, z_base_att = run_stream64(policy, params, stream, zero_state=True)
+    _, z_att = run_stream64(policy, params, stream, torch.stack([p1, p2]), reshuffle_step,
+                            relative=False, zero_state=True)  # fmt: skip
+    perm_t = np.concatenate(
+        [np.broadcast_to(p1.numpy(), (reshuffle_step, n_streams, n)),
+         np.broadcast_to(p2.numpy(), (stream.shape[0] - reshuffle_step, n_streams, n))]
+    )  # fmt: skip
+    idx = np.broadcast_to(perm_t[:, :, None, :], z_base_att.shape)
+    want = np.take_along_axis(z_base_att, idx, axis=-1)  # column j carries channel perm[j]
+    f32 = run_stream(policy, params, stream[:1].float(), perms=p1).actions
+    f32_base = run_stream(policy, params, stream[:1].float()).actions
+    return {
+        "a_fixed": float(np.abs(fixed_a - base_a).max()),
+        "b_relative": float(np.abs(rel_a - base_a).max()),
+        "d_zero_state": float(np.abs(z_att - want).max()),
+        "first_step_f32": float(np.abs(f32[0] - f32_base[0]).max()),
+    }

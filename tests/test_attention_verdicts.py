@@ -29,16 +29,6 @@ from anpolicy.interventions import relative_permutation
 from anpolicy.policy import AttentionNeuronPolicy
 from anpolicy.rollout import rollout
 from anpolicy.schedules import ObservationChannels, PermutationSchedule
-from anpolicy.verdicts import (
-    CHAPTERS,
-    VERDICTS,
-    build_verdicts,
-    counts,
-    fmt,
-    load_all,
-    verdict_frame,
-    verdict_html,
-)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -156,98 +146,6 @@ def test_bands_and_formatting():
     assert format_ci({"mean": -0.0001, "ci95": [-0.2, 0.1], "n": 3}, ".0f") == "0 [0, 0] (n=3)"
 
 
-# -------------------------------------------------------------------- verdicts
-
-
-def _s(mean, half=5.0, n=1000, **extra):
-    return {"mean": mean, "sd": half, "se": half / 1.96, "ci95": [mean - half, mean + half],
-            "n": n, **extra}  # fmt: skip
-
-
-def _fake_results():
-    return {
-        "permutations": {
-            "agents": {"an": {"name": "attention_neuron"}},
-            "an": {
-                "none": _s(500), "reset": _s(500, diff=_s(0.0, 0.5)),
-                "every_1": _s(50), "every_25": _s(200), "every_143": _s(400),
-                "every_500": _s(480),
-            },
-            "fnn": {"none": _s(600), "reset": _s(40)},
-            "study_sweep": {"k": [500, 143]},
-        },
-        "attention": {
-            "error": {
-                "none": {"after_0": _s(0.1, 0.01), "max_after": 0.9, "steps_below_1pct": 12},
-                "zero_hc": {"after_0": _s(0.0, 0.0), "max_after": 1e-3,
-                            "at_reshuffle_max": 0.0, "mean_after": 1e-8},
-                "relative": {"after_0": _s(0.0, 0.0), "max_after": 1e-7},
-            }
-        },
-    }  # fmt: skip
-
-
-def test_verdicts_with_no_results_at_all_say_not_measured():
-    def loader(chapter):
-        raise FileNotFoundError(chapter)
-
-    results, missing = load_all(loader=loader)
-    assert results == {} and set(missing) == set(CHAPTERS)
-    verdicts = build_verdicts(results)
-    assert verdicts and all(v.verdict == "not measured" for v in verdicts)
-    for v in verdicts:
-        assert f"run book/{v.chapter}.ipynb" in v.measured
-    html = verdict_html(verdicts)
-    assert html.count("<tr>") == len(verdicts) + 1
-    assert counts(verdicts)["not measured"] == len(verdicts)
-
-
-def test_verdicts_judge_the_measurements():
-    verdicts = {v.claim: v for v in build_verdicts(_fake_results())}
-    by_start = lambda text: next(v for c, v in verdicts.items() if c.startswith(text))  # noqa: E731
-    assert by_start("The AN's return does not depend").verdict == "confirmed"
-    assert by_start("An FNN fails").verdict == "confirmed"
-    assert by_start("The AN's return falls").verdict == "confirmed"
-    assert by_start("Reshuffling every time step").verdict == "confirmed"
-    assert by_start("After a reshuffle the attention").verdict == "confirmed"
-    assert by_start("With the state zeroed").verdict == "confirmed"
-    assert by_start("Zeroing the LSTM state").verdict == "not measured"  # no ablations
-    assert all(v.verdict in VERDICTS for v in verdicts.values())
-    # a measurement that contradicts the claim flips the verdict
-    r = _fake_results()
-    r["permutations"]["an"]["reset"] = _s(300, diff=_s(-200.0, 10))
-    r["attention"]["error"]["zero_hc"]["at_reshuffle_max"] = 0.3
-    verdicts = {v.claim: v for v in build_verdicts(r)}
-    assert (
-        next(v for c, v in verdicts.items() if c.startswith("The AN's return does not")).verdict
-        == "refuted"
-    )
-    assert (
-        next(v for c, v in verdicts.items() if c.startswith("With the state zeroed")).verdict
-        == "refuted"
-    )
-
-
-def test_verdicts_survive_malformed_and_partial_results():
-    r = _fake_results()
-    r["permutations"]["an"] = "garbage"
-    del r["attention"]["error"]["zero_hc"]
-    r["noise"] = {"an": {}}
-    verdicts = build_verdicts(r)  # must not raise
-    status = {v.claim: (v.verdict, v.measured) for v in verdicts}
-    zeroed = next(s for c, s in status.items() if c.startswith("With the state zeroed"))
-    assert zeroed[0] == "not measured" and "error.zero_hc" in zeroed[1]
-    assert next(s for c, s in status.items() if c.startswith("An FNN"))[0] == "confirmed"
-    frame = verdict_frame(verdicts)
-    assert len(frame) == len(verdicts) and frame["chapter"].str.contains("<a href=").all()
-
-
-def test_fmt_small_and_signed_values():
-    assert fmt(_s(163.96, 7.7, 2000)) == "164 [156, 172] (n=2000)"
-    assert fmt(_s(-4.3e-6, 1e-5, 10), 1, True).startswith("-4.3e-06")
-    assert "+" in fmt(_s(10.5, 5.5, 200), 1, True)
-
-
 # ------------------------------------------------------------- build ordering
 
 
@@ -334,22 +232,3 @@ def test_run_last_chapter_sees_the_others_results(tmp_path):
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("ok")]
     assert lines[-1].endswith("book/summary.ipynb"), proc.stdout
     assert (tmp_path / "out" / "_build" / "results" / "slow.json").is_file()
-
-
-def test_verdict_keys_unique_and_reset_needs_a_loss_to_recover():
-    keys = [v.key for v in build_verdicts({})]
-    assert all(keys) and len(set(keys)) == len(keys)
-
-    def ablations(nothing, reset):
-        return {"ablations": {"agent": {"name": "attention_neuron"}, "at_reshuffle": {
-            "k": [25, 143], "none": _s(500),
-            "nothing": [_s(nothing), _s(nothing, diff=_s(nothing - 500))],
-            "reset": [_s(reset), _s(reset, diff=_s(reset - 500))],
-        }}}  # fmt: skip
-
-    def verdict(r):
-        return next(v for v in build_verdicts(r) if v.key == "reset_at_reshuffle")
-
-    assert verdict(ablations(500, 500)).verdict == "inconclusive"  # nothing lost
-    assert verdict(ablations(300, 320)).verdict == "confirmed"
-    assert verdict(ablations(300, 500)).verdict == "refuted"

@@ -371,3 +371,94 @@ def test_hang_after_last_cell_is_a_success(tmp_path):
     assert "results are complete" in proc.stdout
     executed = nbformat.read(tmp_path / "out" / "_build" / "executed" / "book" / "chapter.ipynb", 4)
     assert WIDGET_STATE in executed.metadata["widgets"]
+
+
+# ------------------------------------------------ two agents, words from numbers
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def _page_text(page: Path) -> str:
+    parser = _Text()
+    parser.feed(page.read_text(encoding="utf8"))
+    text = "".join(parser.parts)
+    for curly, plain in (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"')):
+        text = text.replace(curly, plain)  # Sphinx's smart quotes
+    return re.sub(r"\s+", " ", text)
+
+
+def test_sentences_rederived_from_saved_results(built):
+    """Every sentence a chapter states about its numbers, derived again from the saved
+    results by `anpolicy.claims`, stands verbatim on the built page."""
+    from anpolicy import claims, study
+
+    results = built.parent / "results"
+    words = {
+        "permutations": claims.permutations_words,
+        "ablations": claims.ablations_words,
+        "attention": claims.attention_words,
+        "noise": claims.noise_chapter_words,
+        "environment": claims.conformance_words,
+    }
+    for chapter, derive in words.items():
+        res = study.load_study(chapter, results)
+        text = _page_text(built / "book" / f"{chapter}.html")
+        for name, sentence in derive(res).items():
+            want = re.sub(r"\s+", " ", sentence)
+            assert want in text, f"{chapter}: sentence {name!r} not on the page: {want[:200]}"
+
+
+def test_verdict_table_has_both_agents(built):
+    from anpolicy import authors
+
+    text = _page_text(built / "book" / "conclusions.html")
+    for head in ("verdict (Tang & Ha's agent)", "our agent: measured", "ours agrees"):
+        assert head in text
+    if authors.available():
+        assert "weights are missing" not in text, "the authors' column should be filled"
+
+
+def test_build_without_the_authors_weights_says_so(tmp_path):
+    """Point the resolver at missing places and the fetch at a closed port: the book
+    still builds and its pages name what is missing and the command."""
+    import socket
+
+    src = tmp_path / "src"
+    (src / "book").mkdir(parents=True)
+    shutil.copy2(ROOT / "_config.yml", src / "_config.yml")
+    (src / "book" / "index.md").write_text("# Without the authors' agent\n")
+    for ch in ("noise", "conclusions"):
+        shutil.copy2(ROOT / "book" / f"{ch}.ipynb", src / "book" / f"{ch}.ipynb")
+    (src / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/index\nchapters:\n"
+        "  - file: book/noise\n  - file: book/conclusions\n"
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "ANPOLICY_AUTHORS_STORE": str(tmp_path / "no-store"),
+        "ANPOLICY_REFERENCE": str(tmp_path / "no-shared"),
+        "ANPOLICY_AUTHORS_URL": f"http://127.0.0.1:{port}/model.npz",
+    }
+    env.pop("ANPOLICY_RESULTS", None)
+    proc = subprocess.run(
+        [sys.executable, str(BUILD), "--quick", "--toc", str(src / "_toc.yml"),
+         "--path-output", str(tmp_path / "out"), "--no-vendor", "--allow-warnings"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "MISSING" in proc.stdout and "fetch-reference" in proc.stdout
+    html = tmp_path / "out" / "_build" / "html" / "book"
+    noise = _page_text(html / "noise.html")
+    assert "MISSING" in noise and "fetch-reference" in noise
+    concl = _page_text(html / "conclusions.html")
+    assert "not measured" in concl and "fetch-reference" in concl
