@@ -3,9 +3,9 @@ on every snapshot of a training run (the trainer's ``snapshots/``, see `anpolicy
 
 All snapshots (and, as a reference line, the original authors' agent) run as one
 population on the same episodes (one seed: the same starts for every condition and
-every snapshot), so each comparison is paired on the start states. Conditions that need
-a hook (the state interventions, the attention statistics) run on the PyTorch engine,
-the others on the fused one (`anpolicy.rollout`; the engines agree in distribution).
+every snapshot), so each comparison is paired on the start states, all on the PyTorch
+engine (the book's rule for conditions compared with each other; it also spares the
+chapter the fused engine's compilation).
 
 Conditions (``CONDITIONS``), all but ``unshuffled`` shuffled once at reset:
   ``unshuffled``        the observations in the training order;
@@ -25,7 +25,8 @@ Attention statistics over every step of every live episode: ``saturated`` is the
 entries with |A| > 0.99; ``entropy`` the entropy of |A| normalised over channels (each of
 the 16 rows; divided by log C, so 1 = equal magnitude on every channel); ``noise_share``
 the share of the attention magnitude Σ|A| that falls on the 5 noise channels (0.5 =
-as much as on the 5 real ones).
+as much as on the 5 real ones); the last two over rows with some attention (NaN for an
+agent whose attention is zero, such as the starting point x0 = 0).
 """
 
 from __future__ import annotations
@@ -75,17 +76,21 @@ class AttentionStats(Intervention):
         n_chan = att.shape[-1]
         self.sums[0] += ((att > self.threshold) * live).sum(dim=(1, 2, 3))
         self.counts[0] += live.sum(dim=(1, 2, 3)) * att.shape[2] * n_chan
-        mass = att.sum(dim=-1, keepdim=True).clamp_min(1e-12)
-        p = att / mass
+        # entropy and noise share are defined for rows with some attention mass only
+        mass = att.sum(dim=-1, keepdim=True)
+        rows = live * (mass > 1e-9)
+        p = att / mass.clamp_min(1e-9)
         ent = -(p * torch.log(p.clamp_min(1e-30))).sum(dim=-1, keepdim=True) / np.log(n_chan)
-        self.sums[1] += (ent * live).sum(dim=(1, 2, 3))
-        self.counts[1] += live.sum(dim=(1, 2, 3)) * att.shape[2]
+        self.sums[1] += (ent * rows).sum(dim=(1, 2, 3))
+        self.counts[1] += rows.sum(dim=(1, 2, 3))
         if self.n_noise:
-            noise = att[..., n_chan - self.n_noise :].sum(dim=-1, keepdim=True) / mass
-            self.sums[2] += (noise * live).sum(dim=(1, 2, 3))
+            noise = p[..., n_chan - self.n_noise :].sum(dim=-1, keepdim=True)
+            self.sums[2] += (noise * rows).sum(dim=(1, 2, 3))
 
     def result(self) -> dict:
-        rows = self.counts[1].clamp_min(1)
+        """Per member (P,): saturated share; entropy and noise share (NaN for a member
+        whose attention was zero at every step: no distribution over channels)."""
+        rows = torch.where(self.counts[1] > 0, self.counts[1], torch.nan)
         out = {
             "saturated": (self.sums[0] / self.counts[0].clamp_min(1)).numpy(),
             "entropy": (self.sums[1] / rows).numpy(),
@@ -147,6 +152,41 @@ def load_series(folder, every: int = 1) -> list[Snapshot]:
             )
         )
     return out
+
+
+REFERENCE_LABEL = "authors' agent"
+
+
+def add_authors_agent(points: list[Snapshot]) -> tuple[list[Snapshot], str]:
+    """``points`` plus Tang & Ha's published agent as the reference (no generation), and
+    an empty note; without its file, ``points`` unchanged and a note that says why."""
+    from anpolicy import authors
+
+    try:
+        path = authors.resolve()
+    except authors.AuthorsWeightsMissing as e:
+        return points, f"The authors' agent is not measured: {e}."
+    return [*points, Snapshot(REFERENCE_LABEL, load_agent(path)[1])], ""
+
+
+def describe_run(run_dir) -> dict:
+    """What a run directory says about itself: its config (optimizer, population,
+    rollouts, sigma0, seed), the generations logged, and why it stopped (``running``
+    while it has no result.json)."""
+    run = Path(run_dir)
+    cfg = json.loads((run / "config.json").read_text())
+    rows = (run / "log.jsonl").read_text().splitlines() if (run / "log.jsonl").exists() else []
+    result = run / "result.json"
+    stop = json.loads(result.read_text()).get("stop_reason") if result.exists() else "running"
+    return {
+        "optimizer": cfg["optimizer"],
+        "popsize": cfg["popsize"],
+        "rollouts": cfg["rollouts"],
+        "sigma0": cfg["sigma0"],
+        "seed": cfg["seed"],
+        "generations_logged": len([r for r in rows if r.strip()]),
+        "stop_reason": stop,
+    }
 
 
 @dataclass
@@ -265,7 +305,6 @@ def measure(
             channels=channels,
             interventions=hooks,
             progress=progress and name,
-            engine="auto",  # the fused engine where no hook is needed
         )
         r = res.returns
         per_episode[name] = r
@@ -374,9 +413,10 @@ def answer_memory(curves: LearningCurves) -> str:
     kept = curves.shares["kept_without_memory"]
     if not dependent:
         return (
-            f"No snapshot depends on its memory: with h and c zeroed every step each keeps "
-            f"at least {_pct(np.nanmin(kept[idx]))} of its own return (threshold: "
-            f"{_pct(MEMORY_DEPENDENT)})."
+            f"No snapshot is shown to depend on its memory (that would take a share kept "
+            f"with h and c zeroed every step whose whole 95 % CI lies below "
+            f"{_pct(MEMORY_DEPENDENT)}); the lowest share kept is "
+            f"{_pct(np.nanmin(kept[idx]))}, at {curves.labels[idx[int(np.nanargmin(kept[idx]))]]}."
         )
     i = dependent[0]
     when = "early" if curves.episodes[i] <= EARLY * total else "late"

@@ -77,6 +77,8 @@ def test_measure_runs_every_condition_and_the_relative_permutation_keeps_everyth
     zero = [curves.returns[c][0] for c in learning.CONDITIONS]
     assert max(zero) == min(zero)
     assert curves.attention["saturated"][0] == 0.0  # A = tanh(0) = 0 everywhere
+    assert np.isnan(curves.attention["entropy"][0])  # no distribution over channels
+    assert np.isfinite(curves.attention["entropy"][1:]).all()
 
 
 def test_curves_survive_a_save_and_load_and_refuse_another_schema(curves, tmp_path):
@@ -134,7 +136,7 @@ def test_answers_follow_the_numbers_in_both_directions():
     assert "falls as skill grows" in learning.answer_robustness(down)
     assert "no consistent trend" in learning.answer_robustness(flat)
     assert "depend on its memory late" in learning.answer_memory(up)
-    assert "No snapshot depends" in learning.answer_memory(down)
+    assert "No snapshot is shown to depend" in learning.answer_memory(down)
     assert "depend on its memory early" in learning.answer_memory(flat)
     assert "saturates as it learns" in learning.answer_attention(up)
     assert "de-saturates" in learning.answer_attention(down)

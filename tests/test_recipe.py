@@ -1,0 +1,66 @@
+"""anpolicy.recipe: run summaries read back what the trainer wrote."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from anpolicy import recipe
+from anpolicy.train import TrainConfig, train
+
+TINY = dict(
+    policy="fnn",
+    optimizer="pgpe",
+    popsize=8,
+    rollouts=2,
+    validate_every=2,
+    validate_episodes=8,
+    test_episodes=8,
+    threads=1,
+    checkpoint_minutes=0.0,
+    snapshot_every=0,
+)
+
+
+def test_a_finished_and_a_running_run_are_summarised_from_their_files(tmp_path):
+    train(TrainConfig(**TINY, generations=4, run_dir=str(tmp_path / "done")), progress=False)
+    done = recipe.summarize_run(tmp_path / "done")
+    result = json.loads((tmp_path / "done/result.json").read_text())
+    rows = recipe.read_log(tmp_path / "done")
+    assert done["generations"] == 4 and done["stop_reason"] == "generations"
+    assert done["episodes_m"] == pytest.approx(4 * 8 * 2 / 1e6)
+    assert done["test_mean"] == result["test"]["mean"] and done["test_n"] == 8
+    assert done["best_validation"] == max(r["val_mean"] for r in rows if "val_mean" in r)
+    assert math.isnan(done["val_500"])  # never got there
+    # a run without result.json is still running: no test score
+    (tmp_path / "done/result.json").unlink()
+    running = recipe.summarize_run(tmp_path / "done")
+    assert running["stop_reason"] == "running" and math.isnan(running["test_mean"])
+    c = recipe.curves(tmp_path / "done")
+    assert list(c["val"]) == [r["val_mean"] for r in rows if "val_mean" in r]
+    assert len(c["episodes_m"]) == len(c["val"]) == 2
+
+
+def test_missing_runs_are_skipped_and_an_empty_log_is_refused(tmp_path):
+    assert recipe.summarize_runs([tmp_path / "nowhere"]) == []
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty/config.json").write_text(json.dumps(TrainConfig(**TINY).__dict__))
+    (tmp_path / "empty/log.jsonl").write_text("")
+    with pytest.raises(ValueError, match="no generation"):
+        recipe.summarize_run(tmp_path / "empty")
+
+
+def _row(mean, lo, hi, stop="step_size"):
+    return {"test_mean": mean, "test_lo": lo, "test_hi": hi, "stop_reason": stop}
+
+
+def test_reproduction_sentence_sorts_runs_against_the_target():
+    rows = [_row(250, 230, 270), _row(470, 450, 490), _row(520, 500, 540), _row(0, 0, 0, "running")]
+    s = recipe.reproduction_sentence(rows, target=471, planned=5)
+    assert "3 of the 5 planned runs have finished" in s
+    assert "1 below" in s and "1 consistent" in s and "1 above" in s and "1 still running" in s
+    assert "range from 250 to 520 (median 470)" in s
+    s = recipe.reproduction_sentence([_row(0, 0, 0, "running")], target=471, planned=5)
+    assert s.startswith("No run of the 5 planned has finished")
