@@ -504,6 +504,20 @@ def noise_chapter_words(res) -> dict:
 
         return f
 
+    def protocols(r):
+        a, b = r.paired["duplicated"], r.paired.get("duplicated_independent")
+        d = r.paired.get("independent_minus_together")
+        if b is None or d is None:
+            return "the second duplication protocol was not run"
+        same = change_class(d, r.conditions["duplicated"]["mean"]) == "none"
+        return (
+            f"the 10 columns permuted together: {ci(a, 1, True)}; each copy placed "
+            f"independently: {ci(b, 1, True)} (both against the shuffled 5 inputs); "
+            f"independent minus together, paired: {ci(d, 1, True)}: "
+            + ("the two protocols give the same return (within the equivalence margin)"
+               if same else "the two protocols are not shown to be equivalent")
+        )  # fmt: skip
+
     def filt(r):
         a = r.attention["noise_5"]
         singled = a["attention_share"] < a["column_share"] - FILTER_MARGIN
@@ -519,6 +533,7 @@ def noise_chapter_words(res) -> dict:
     return {
         "noise_order": _per_agent(res, cond("unshuffled", "unshuffling the inputs")),
         "noise_dup": _per_agent(res, cond("duplicated", "duplicating the inputs")),
+        "noise_dup_protocols": _per_agent(res, protocols),
         "noise_5": _per_agent(res, cond("noise_5", "adding 5 noise channels (sd 0.1)")),
         "noise_most": _per_agent(res, cond(most, f"adding {most.split('_')[1]} noise channels")),
         "noise_large": _per_agent(

@@ -526,10 +526,30 @@ def ablations_study(
 # ------------------------------------------------------------- noise
 
 
+class IndependentCopies:
+    """Duck-typed permutation schedule for duplicated inputs, "each copy placed
+    independently": copy ``i`` of the 5 observations fills columns ``5i .. 5i+4`` in its
+    own random order, drawn at reset (``PermutationSchedule.at_reset()`` instead permutes
+    all 10 columns together). Samples (R, 1, 5 * copies) int64."""
+
+    def change_steps(self, max_steps: int = 1000) -> np.ndarray:
+        return np.zeros(0, dtype=np.int64)
+
+    def sample(self, rng, n_episodes: int, n: int, max_steps: int = 1000) -> np.ndarray:
+        if n % 5:
+            raise ValueError(f"independent copies need a multiple of 5 columns, got {n}")
+        keys = rng.random((n_episodes, 1, n // 5, 5))
+        perms = np.argsort(keys, axis=-1) + 5 * np.arange(n // 5)[:, None]
+        return perms.reshape(n_episodes, 1, n).astype(np.int64)
+
+    def describe(self) -> str:
+        return "each copy of the observation in its own random order, drawn at reset"
+
+
 def noise_conditions(noise_levels=(5, 10, 15), large_noise_std: float = 1.0) -> dict:
     """{name: (schedule, channels)} of the noise chapter; ``duplicated`` permutes the 10
-    copies together (one permutation of 10 columns), ``duplicated_independent`` places
-    each copy by its own permutation of 5 (see `anpolicy.schedules.ObservationChannels`)."""
+    columns together (one permutation of 10), ``duplicated_independent`` places each
+    copy by its own permutation of 5 (`IndependentCopies`)."""
     from anpolicy.schedules import ObservationChannels, PermutationSchedule
 
     shuffled = PermutationSchedule.at_reset()
@@ -537,6 +557,7 @@ def noise_conditions(noise_levels=(5, 10, 15), large_noise_std: float = 1.0) -> 
         "unshuffled": (PermutationSchedule.none(), ObservationChannels()),
         "shuffled": (shuffled, ObservationChannels()),
         "duplicated": (shuffled, ObservationChannels(n_copies=2)),
+        "duplicated_independent": (IndependentCopies(), ObservationChannels(n_copies=2)),
     }
     for k in noise_levels:
         conds[f"noise_{k}"] = (shuffled, ObservationChannels(n_noise=k))
@@ -582,6 +603,10 @@ def noise_study(
         paired = {
             name: paired_difference(v[0], base) for name, v in raw[k].items() if name != "shuffled"
         }
+        if "duplicated_independent" in raw[k]:  # the two duplication protocols, paired
+            paired["independent_minus_together"] = paired_difference(
+                raw[k]["duplicated_independent"][0], raw[k]["duplicated"][0]
+            )
         per[k] = NoiseAgent(c, paired, stats[k])
     shared = {"noise_levels": list(noise_levels), "large_noise_std": large_noise_std}
     return _result("noise", quick, seed, n_episodes, agents, per, shared, t_start)

@@ -371,9 +371,10 @@ CLAIMS: list[tuple[Verdict, Callable | None]] = [
              "Tang & Ha 2021", "471 ± 425", "noise",
              f"Robust if the paired difference's CI stays above −{100 * claims.ROBUST_DROP:.0f} % "
              "of the shuffled mean.",
-             note="The 10 copies are permuted together (the layer sums over columns, so "
-             "where each copy sits changes only the order of additions); Tang & Ha's "
-             "footnote scaled the layer's output by 0.5, which the released code does not."),
+             note="Judged on the 10 columns permuted together; the noise chapter also places "
+             "each copy independently (the layer sums over columns: the two differ only in "
+             "the order of float additions). Tang & Ha's footnote scaled the layer's output "
+             "by 0.5 for this column; the released code does not."),
      _noise_claim("duplicated", "duplicating the inputs")),
     (Verdict("noise_5", "The AN is robust to 5 extra noise channels", "Tang & Ha 2021",
              "461 ± 410", "noise",
