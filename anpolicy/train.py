@@ -73,6 +73,8 @@ class TrainConfig:
     threads: int = 2  # CPU threads (torch and the fused engine)
     engine: str = "fused"  # rollout engine: "fused" (compiled, AN only) or "torch"; "auto"
     # takes the fused one where it runs. Runs saved before this field existed used "torch".
+    ray_address: str = ""  # "" evaluates populations in this process; "local" (an own
+    # cluster), "auto" or HOST:PORT on Ray actors (anpolicy.distributed), same numbers
     run_dir: str = "runs/train"  # where everything of the run goes
 
     @classmethod
@@ -112,6 +114,7 @@ RESUMABLE_FIELDS = {
     "snapshot_every",
     "stop_step_size",
     "max_episodes",
+    "ray_address",
 }
 SNAPSHOT_DIR = "snapshots"
 
@@ -268,6 +271,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             "code_version": code_version(),
         }
 
+    population_rollout, evaluator = rollout, None
+    if cfg.ray_address:  # the same rollouts, sharded over Ray actors
+        from anpolicy.distributed import RayEvaluator
+
+        evaluator = RayEvaluator(cfg.ray_address)
+        population_rollout = evaluator.rollout
     opt, task_rng = st["optimizer"], st["task_rng"]
     log = open(log_path, "a")
     t_start, wall0 = time.time(), st["wall_s"]
@@ -345,7 +354,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     while not out_of_budget():
         pop = opt.ask()
         task_seed = int(task_rng.integers(2**31))
-        res = rollout(
+        res = population_rollout(
             policy,
             torch.as_tensor(pop, dtype=torch.float32),
             cfg.rollouts,
@@ -375,6 +384,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         }
         if hasattr(opt, "restarts"):
             row["restarts"] = opt.restarts
+        if evaluator is not None:  # chunks re-run because their Ray actor died
+            row["ray_resubmitted"] = evaluator.last.resubmitted
         if st["gen"] % cfg.validate_every == 0:
             validate_center(row)
         if cfg.snapshot_every and st["gen"] % cfg.snapshot_every == 0:
@@ -392,6 +403,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             save_checkpoint()
             last_ckpt = time.time()
     bar.close()
+    if evaluator is not None:
+        evaluator.close()
     st["stop_reason"] = stop_reason(cfg, st, opt, bool(stop_requested))
     save_checkpoint()
     log.close()
