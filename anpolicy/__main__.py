@@ -16,8 +16,8 @@ def _evaluate(args) -> int:
 
     from anpolicy import fused
     from anpolicy.analysis import summarize
+    from anpolicy.distributed import rollout_on
     from anpolicy.interventions import make_interventions
-    from anpolicy.rollout import rollout
     from anpolicy.schedules import ObservationChannels, PermutationSchedule
     from anpolicy.weights import load_agent
 
@@ -27,18 +27,19 @@ def _evaluate(args) -> int:
     policy, params, meta = load_agent(args.weights)
     schedule = PermutationSchedule.parse(args.schedule)
     channels = ObservationChannels(n_copies=args.copies, n_noise=args.noise)
-    res = rollout(
-        policy,
-        params,
-        args.episodes,
-        seed=args.seed,
-        schedule=schedule,
-        channels=channels,
-        interventions=make_interventions(args.intervention),
-        max_steps=args.max_steps,
-        progress=not args.json and "evaluate",
-        engine=args.engine,
-    )
+    with rollout_on(args.ray) as run:  # in process, or on Ray actors with --ray
+        res = run(
+            policy,
+            params,
+            args.episodes,
+            seed=args.seed,
+            schedule=schedule,
+            channels=channels,
+            interventions=make_interventions(args.intervention),
+            max_steps=args.max_steps,
+            progress=not args.json and "evaluate",
+            engine=args.engine,
+        )
     s = summarize(res.returns[0], res.lengths[0])
     s.update(
         weights=str(args.weights),
@@ -68,6 +69,12 @@ def _evaluate(args) -> int:
 
 
 def _bench(args) -> int:
+    if args.ray is not None:  # Ray actors vs the in-process engine
+        from anpolicy.bench import format_ray_bench, run_ray_bench
+
+        r = run_ray_bench(args.population, args.episodes, args.ray, args.seed)
+        print(json.dumps(r) if args.json else format_ray_bench(r))
+        return 0
     from anpolicy.bench import run_bench
 
     r = run_bench(args.population, args.episodes, args.loop_seconds, args.threads, args.seed)
@@ -192,6 +199,13 @@ def _add_config_options(parser, config_class) -> None:
         )
 
 
+RAY_HELP = (
+    "evaluate populations on Ray actors (pip install -e '.[ray]'): without ADDRESS a "
+    "local cluster, else 'auto' or HOST:PORT of a running one (`ray start --head`); "
+    "same numbers as in process on the fused engine"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m anpolicy", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -223,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--threads", type=int, default=0, help="threads (0: default)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS", help=RAY_HELP)
     e.set_defaults(func=_evaluate)
 
     b = sub.add_parser("bench", help="per-episode loop vs batched engines: throughput")
@@ -232,6 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=0, help="threads of both engines (0: default)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--json", action="store_true")
+    b.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="instead: in-process fused engine vs Ray actors (1, 2; 1 with 2 threads), "
+        "per generation; ADDRESS as for evaluate --ray (default: a local cluster)",
+    )
     b.set_defaults(func=_bench)
 
     from anpolicy.train import TrainConfig
@@ -239,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a policy with an evolution strategy")
     _add_config_options(t, TrainConfig)
     t.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    t.add_argument(
+        "--ray", dest="ray_address", nargs="?", const="local", metavar="ADDRESS", help=RAY_HELP
+    )
     t.set_defaults(func=_train)
     from anpolicy.distill import DistillConfig
 
