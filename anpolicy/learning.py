@@ -39,13 +39,13 @@ import numpy as np
 import torch
 
 from anpolicy.analysis import Z95
+from anpolicy.claims import SATURATED  # |A| above this counts as saturated (one threshold)
 from anpolicy.interventions import Intervention, PermuteStateAtReshuffle, ZeroStateEveryStep
 from anpolicy.rollout import rollout
 from anpolicy.schedules import ObservationChannels, PermutationSchedule
 from anpolicy.weights import load_agent
 
 SCHEMA_VERSION = 1
-SATURATED = 0.99  # |A| above this counts as saturated
 CONDITIONS = ("unshuffled", "shuffled", "every25", "every100", "every25_relative", "zero_hc")
 # share name -> (numerator condition, denominator condition)
 SHARES = {

@@ -122,3 +122,35 @@ def reproduction_sentence(rows: list[dict], target: float, planned: int) -> str:
         f"Against Tang & Ha's {target:.0f}: {below} below (whole 95 % CI under it), "
         f"{consistent} consistent with it, {above} above.{tail}"
     )
+
+
+def table(rows: list[dict]):
+    """The rows as a reader's table (`pandas.DataFrame`, one row per run, formatted)."""
+    import pandas as pd
+
+    def num(x, fmt):
+        return "—" if x is None or (isinstance(x, float) and np.isnan(x)) else format(x, fmt)
+
+    out = []
+    for r in rows:
+        test = (
+            f"{r['test_mean']:.0f} [{r['test_lo']:.0f}, {r['test_hi']:.0f}] (n={r['test_n']})"
+            if r["test_n"]
+            else "—"
+        )
+        out.append(
+            {
+                "run": r["run"],
+                "seed": r["seed"],
+                "generations": r["generations"],
+                "episodes (M)": num(r["episodes_m"], ".1f"),
+                "CPU-hours": num(r["cpu_hours"], ".2f"),
+                "final σ": num(r["final_step_size"], ".1e"),
+                **{f"validation at {g}": num(r[f"val_{g}"], ".0f") for g in CHECKPOINTS},
+                "best validation (generation)": f"{num(r['best_validation'], '.0f')} "
+                f"({r['best_generation']})",
+                "test [95 % CI]": test,
+                "stopped by": r["stop_reason"],
+            }
+        )
+    return pd.DataFrame(out).set_index("run")

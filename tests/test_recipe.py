@@ -64,3 +64,27 @@ def test_reproduction_sentence_sorts_runs_against_the_target():
     assert "range from 250 to 520 (median 470)" in s
     s = recipe.reproduction_sentence([_row(0, 0, 0, "running")], target=471, planned=5)
     assert s.startswith("No run of the 5 planned has finished")
+
+
+def test_table_formats_running_and_finished_runs():
+    rows = [
+        {
+            "run": "a",
+            "seed": 0,
+            "generations": 10,
+            "episodes_m": 0.04,
+            "cpu_hours": 0.1,
+            "final_step_size": 1e-4,
+            "best_validation": 200.0,
+            "best_generation": 10,
+            **{f"val_{g}": float("nan") for g in recipe.CHECKPOINTS},
+            "test_mean": 250.0,
+            "test_lo": 240.0,
+            "test_hi": 260.0,
+            "test_n": 2000,
+            "stop_reason": "step_size",
+        }
+    ]
+    t = recipe.table(rows)
+    assert t.loc["a", "test [95 % CI]"] == "250 [240, 260] (n=2000)"
+    assert t.loc["a", "final σ"] == "1.0e-04" and t.loc["a", "validation at 500"] == "—"
