@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The training issue's runs, one after another at THREADS threads (default 1, so the
+# machine stays usable): the authors' recipe over five seeds, then the IPOP-CMA-ES arm
+# within the authors' budget of 57.3 M episodes, then the FNN arm (PGPE). Every run is
+# resumable: run this script again and it skips finished runs (result.json present) and
+# resumes the others from their checkpoints. SIGTERM stops the current run after its
+# generation (it checkpoints) and ends the queue.
+#   THREADS=1 nohup setsid bash scripts/train_queue.sh > runs_queue.log 2>&1 &
+set -uo pipefail
+cd "$(dirname "$0")/.."
+THREADS=${THREADS:-1}
+PY=${PY:-.venv/bin/python}
+
+bash scripts/train_recipe_seeds.sh || exit $?
+
+run_arm() {  # run_dir, then the arm's options
+    local run=$1
+    shift
+    [ -f "$run/result.json" ] && { echo "[queue] $run done"; return 0; }
+    local args=("$@" --threads "$THREADS" --run-dir "$run")
+    [ -f "$run/checkpoint.pkl" ] && args+=(--resume)
+    echo "[queue] $run: ${args[*]}"
+    "$PY" -m anpolicy train "${args[@]}"
+}
+
+# IPOP-CMA-ES: restart from x0 = 0 with a doubled population once the step size falls
+# below 5e-3 (the recipe's validation plateaus by sigma ~1e-2), within 57,344,000 episodes
+run_arm data/runs/ipop_seed0 --policy attention_neuron --optimizer ipop --seed 0 \
+    --restart-step-size 5e-3 --max-episodes 57344000 --generations 100000 \
+    --snapshot-every 250 || exit $?
+
+# FNN (5-16-16-1) with PGPE at EvoJAX's settings, unshuffled, for 3 hours of training
+run_arm data/runs/fnn_pgpe_seed1 --policy fnn --optimizer pgpe --seed 1 \
+    --minutes 180 --generations 100000 --snapshot-every 250 || exit $?
