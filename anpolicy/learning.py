@@ -448,3 +448,26 @@ def answer_attention(curves: LearningCurves) -> str:
     if ref:
         text += f" (the {curves.labels[ref[0]]}: {_pct(sat[ref[0]])})"
     return text + "."
+
+
+QUESTIONS = {
+    "order": "When does a fixed order of the inputs stop mattering?",
+    "robustness": "Does robustness to reshuffles grow with skill?",
+    "memory": "When does the agent come to depend on its memory?",
+    "attention": "Does the attention saturate as the agent learns?",
+}
+
+
+def beyond_the_study_rows(saved: dict) -> list[dict]:
+    """Rows for the conclusions' "beyond the study" table, from the learning chapter's
+    saved results (`anpolicy.results.load_results("learning")`): question, answer, and
+    what was measured. A missing answer raises KeyError naming it."""
+    run, answers = saved["run"], saved["answers"]
+    measured = (
+        f"{saved['n_snapshots']} snapshots of a {run['optimizer'].upper()} run (training "
+        f"seed {run['seed']}), {saved['n_episodes']} episodes each (seed {saved['seed']})"
+    )
+    return [
+        {"question": q, "answer": answers[key], "measured on": measured}
+        for key, q in QUESTIONS.items()
+    ]

@@ -169,3 +169,21 @@ def test_load_series_thins_but_keeps_the_last_snapshot(tmp_path):
     assert [s.generation for s in learning.load_series(tmp_path)] == [0, 100, 200, 300, 400]
     with pytest.raises(FileNotFoundError, match="no snapshots"):
         learning.load_series(tmp_path / "nothing")
+
+
+def test_beyond_the_study_rows_come_from_the_saved_answers():
+    saved = {
+        "answers": {k: f"answer {k}" for k in learning.QUESTIONS},
+        "run": {"optimizer": "cma", "seed": 0},
+        "n_snapshots": 12,
+        "n_episodes": 500,
+        "seed": 7,
+    }
+    rows = learning.beyond_the_study_rows(saved)
+    assert [r["answer"] for r in rows] == [f"answer {k}" for k in learning.QUESTIONS]
+    assert (
+        "12 snapshots of a CMA run (training seed 0), 500 episodes each" in rows[0]["measured on"]
+    )
+    del saved["answers"]["memory"]
+    with pytest.raises(KeyError, match="memory"):
+        learning.beyond_the_study_rows(saved)
