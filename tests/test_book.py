@@ -462,3 +462,22 @@ def test_build_without_the_authors_weights_says_so(tmp_path):
     assert "MISSING" in noise and "fetch-reference" in noise
     concl = _page_text(html / "conclusions.html")
     assert "not measured" in concl and "fetch-reference" in concl
+
+
+def test_learning_chapter_engine_check_holds_and_its_answers_stand_on_the_page(built):
+    """The relative state permutation keeps 100 % of the return at every snapshot of the
+    quick profile, and each answer, derived again from the saved curves, is on the page."""
+    from anpolicy import learning
+
+    curves = learning.LearningCurves.load(built.parent / "results" / "learning_curves.json")
+    assert learning.relative_check_failures(curves) == []
+    assert len(curves.labels) >= 3  # snapshots of the run, and more than one
+    text = _page_text(built / "book" / "learning.html")
+    for answer in (
+        learning.answer_order,
+        learning.answer_robustness,
+        learning.answer_memory,
+        learning.answer_attention,
+    ):
+        want = re.sub(r"\s+", " ", answer(curves))
+        assert want in text, f"learning: answer not on the page: {want[:200]}"
