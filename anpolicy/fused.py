@@ -341,7 +341,10 @@ def supports(policy, device, hooks) -> str | None:
 
 
 def set_threads(n: int | None) -> None:
-    """Use ``n`` threads (default: torch's setting) for the fused engine's blocks."""
+    """Use ``n`` threads (None or 0: torch's setting) for the fused engine's blocks;
+    ValueError for a negative or non-integer ``n``."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0):
+        raise ValueError(f"threads must be an integer >= 0 (0: the default), got {n!r}")
     n = n or torch.get_num_threads()
     numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
 
@@ -403,12 +406,46 @@ def numba_threading_layer() -> str:
         return os.environ.get("NUMBA_THREADING_LAYER", "default (not yet started)")
 
 
+def _check_run_inputs(starts, perms, change_steps, channels, max_steps):
+    """`run`'s episode arrays as the compiled loop needs them, or ValueError: ``starts``
+    (R, 4) finite, ``perms`` (R, E+1, n_permuted) integers in range(n_permuted),
+    ``change_steps`` (E,) strictly increasing in [1, max_steps), ``max_steps`` >= 1.
+    (Indices are bounds-checked, not checked for being permutations: `rollout` draws
+    them; the compiled loop only needs them in range.)"""
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int | np.integer) or max_steps < 1:
+        raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+    starts = np.asarray(starts, dtype=np.float64)
+    if starts.ndim != 2 or starts.shape[1] != 4 or starts.shape[0] < 1:
+        raise ValueError(f"starts must be (R >= 1, 4), got shape {starts.shape}")
+    if not np.isfinite(starts).all():
+        raise ValueError("starts contain NaN or inf")
+    change_steps = np.asarray(change_steps, dtype=np.int64).reshape(-1)
+    if change_steps.size and (
+        change_steps[0] < 1 or change_steps[-1] >= max_steps or (np.diff(change_steps) <= 0).any()
+    ):
+        raise ValueError(
+            f"change_steps must increase strictly within [1, {max_steps}), got {change_steps}"
+        )
+    perms = np.asarray(perms)
+    n = channels.n_permuted
+    want = (starts.shape[0], change_steps.size + 1, n)
+    if perms.shape != want or perms.dtype.kind not in "iu":
+        raise ValueError(f"perms must be integer {want} (R, E+1, n_permuted), got {perms.shape}")
+    if perms.size and (perms.min() < 0 or perms.max() >= n):
+        raise ValueError(f"perms must hold channel indices in 0..{n - 1}")
+    return starts, perms, change_steps
+
+
 def run(policy, params, starts, perms, change_steps, noise_seed, channels, max_steps, bar=None):
     """Run the fused engine; the arguments are `anpolicy.rollout.rollout`'s, after it drew
     the episode randomness. Returns ``(returns (P, R) float64, lengths (P, R) int64)``.
 
-    ``bar``: an optional tqdm bar, advanced by the steps of each segment.
+    ``bar``: an optional tqdm bar, advanced by the steps of each segment. The inputs are
+    checked (ValueError naming the argument): the compiled loop trusts its indices.
     """
+    starts, perms, change_steps = _check_run_inputs(
+        starts, perms, change_steps, channels, max_steps
+    )
     weights = fused_weights(policy, params)
     n_episodes = starts.shape[0]
     n_perm, n_noise = channels.n_permuted, channels.n_noise

@@ -55,6 +55,10 @@ class Intervention:
     """Base class: no-op hooks plus the episode subset."""
 
     name = "intervention"
+    # What an intervention needs to do anything (checked up front by the command line):
+    # a policy with LSTM state (h, c); a schedule that reshuffles during the episode.
+    needs_lstm_state = False
+    acts_at_reshuffle = False
 
     def __init__(self, episodes=None):
         self.episodes = None if episodes is None else torch.as_tensor(list(episodes))
@@ -100,6 +104,8 @@ class ZeroStateEveryStep(Intervention):
     state"; ``("h",)`` zeroes only the hidden state.
     """
 
+    needs_lstm_state = True
+
     def __init__(self, parts=("h", "c"), episodes=None):
         super().__init__(episodes)
         bad = set(parts) - {"h", "c"}
@@ -117,6 +123,8 @@ class ResetStateAtReshuffle(Intervention):
     """At each reshuffle, zero h and c (the previous action is kept, as in the study)."""
 
     name = "reset_state_at_reshuffle"
+    needs_lstm_state = True
+    acts_at_reshuffle = True
 
     def on_reshuffle(self, ctx, old_perm, new_perm):
         _require_lstm(ctx, type(self).__name__)
@@ -132,6 +140,9 @@ class PermuteStateAtReshuffle(Intervention):
     row ``new[j]``, which is the same only if the old permutation was the identity.
     Noise channels (beyond the permuted ones) keep their rows.
     """
+
+    needs_lstm_state = True
+    acts_at_reshuffle = True
 
     def __init__(self, variant: str = "relative", episodes=None):
         super().__init__(episodes)
@@ -231,6 +242,6 @@ INTERVENTIONS = {
 
 def make_interventions(name: str) -> list[Intervention]:
     """Interventions by command-line name (see ``INTERVENTIONS``)."""
-    if name not in INTERVENTIONS:
+    if not isinstance(name, str) or name not in INTERVENTIONS:
         raise ValueError(f"unknown intervention {name!r}; expected one of {sorted(INTERVENTIONS)}")
     return INTERVENTIONS[name]()

@@ -50,11 +50,48 @@ def check_params(params, n_params: int) -> torch.Tensor:
     return t.to(torch.float32)
 
 
-def _check_obs(obs: torch.Tensor, weights_p: int, n_channels: int | None = None) -> None:
+def _check_obs(obs, weights_p: int, n_channels: int | None = None, state=None) -> torch.Tensor:
+    """The boundary check of ``step``: ``obs`` as a float32 tensor (P, R, C), or ValueError.
+
+    Accepts numpy arrays and any real floating dtype (float64, float16: converted to
+    float32); refuses other dtypes by name, a shape that does not match the weights'
+    population P, the policy's channel count or the state's (P, R, C), and NaN or inf.
+    """
+    if not isinstance(obs, torch.Tensor):
+        try:
+            obs = torch.as_tensor(np.asarray(obs))
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise ValueError(f"observations must be a float array (P, R, C): {e}") from None
+    if not obs.is_floating_point():
+        raise ValueError(
+            f"observations must be floating point (float32; float64 is converted), "
+            f"got dtype {obs.dtype}"
+        )
     if obs.ndim != 3 or obs.shape[0] != weights_p:
         raise ValueError(f"observations must be (P={weights_p}, R, C), got {tuple(obs.shape)}")
     if n_channels is not None and obs.shape[2] != n_channels:
         raise ValueError(f"this policy takes {n_channels} observation channels, got {obs.shape[2]}")
+    if state is not None:
+        layouts = {"h": "(P, R, C, 8)", "c": "(P, R, C, 8)", "prev_action": "(P, R)"}
+        for key, layout in layouts.items():
+            if key not in state:
+                continue
+            want = tuple(obs.shape[:2]) if key == "prev_action" else tuple(obs.shape)
+            if tuple(state[key].shape[: len(want)]) != want:
+                raise ValueError(
+                    f"observations of shape (P, R, C) = {tuple(obs.shape)} do not match the "
+                    f"state: {key!r} has shape {tuple(state[key].shape)}, {layout} (build it "
+                    "with initial_state(P, R, C) for the channels you feed)"
+                )
+    if obs.dtype != torch.float32:
+        obs = obs.to(torch.float32)
+    if not torch.isfinite(obs).all():
+        bad = int((~torch.isfinite(obs)).sum())
+        raise ValueError(
+            f"observations contain {bad} non-finite values (NaN or inf); the policy would "
+            "return NaN actions"
+        )
+    return obs
 
 
 class _FlatLayout:
@@ -194,15 +231,24 @@ class AttentionNeuronPolicy(_FlatLayout):
             "prev_action": torch.zeros(population, n_episodes, device=device),
         }
 
-    def step(self, weights: ANWeights, obs: torch.Tensor, state: dict):
-        """One step. ``obs`` (P, R, C) float32.
+    def step(self, weights: ANWeights, obs, state: dict):
+        """One step. ``obs`` (P, R, C) float32 (float64 and numpy arrays are converted).
 
-        Returns ``(action (P, R), new_state, attention (P, R, 16, C))``. Internally every
-        per-channel quantity is feature-major, (P, features, C, R): each LSTM gate is a
-        contiguous block, the matmuls have a long inner dimension, and the attention's
-        sum over channels adds contiguous slices.
+        Returns ``(action (P, R), new_state, attention (P, R, 16, C))``. Refuses with a
+        ValueError naming the problem an observation whose shape does not match the
+        weights' population or the state's (P, R, C), a non-float dtype, or NaN/inf.
         """
-        _check_obs(obs, weights.population)
+        obs = _check_obs(obs, weights.population, state=state)
+        return self.step_unchecked(weights, obs, state)
+
+    def step_unchecked(self, weights: ANWeights, obs: torch.Tensor, state: dict):
+        """`step` without the input checks, for engines that build ``obs`` (P, R, C) float32
+        themselves (`anpolicy.rollout`; the checks cost about as much as a step there).
+
+        Internally every per-channel quantity is feature-major, (P, features, C, R): each
+        LSTM gate is a contiguous block, the matmuls have a long inner dimension, and the
+        attention's sum over channels adds contiguous slices.
+        """
         p, r, c = obs.shape
         d, n = self.pos_em_dim, r * c
         h = state["h"].permute(0, 3, 2, 1).reshape(p, d, n)  # no copy for our own layout
@@ -291,9 +337,14 @@ class FNNPolicy(_FlatLayout):
             )
         return {"prev_action": torch.zeros(population, n_episodes, device=device)}
 
-    def step(self, weights: FNNWeights, obs: torch.Tensor, state: dict):
-        """One step. ``obs`` (P, R, obs_dim). Returns ``(action (P, R), state, None)``."""
-        _check_obs(obs, weights.population, self.obs_dim)
+    def step(self, weights: FNNWeights, obs, state: dict):
+        """One step. ``obs`` (P, R, obs_dim) float32 (float64 is converted). Returns
+        ``(action (P, R), state, None)``; checks its input as `AttentionNeuronPolicy.step`."""
+        obs = _check_obs(obs, weights.population, self.obs_dim, state=state)
+        return self.step_unchecked(weights, obs, state)
+
+    def step_unchecked(self, weights: FNNWeights, obs: torch.Tensor, state: dict):
+        """`step` without the input checks (for `anpolicy.rollout`)."""
         x = obs
         for w, b in zip(weights.ws, weights.bs, strict=True):
             x = torch.tanh(torch.baddbmm(b, x, w))
@@ -301,16 +352,43 @@ class FNNPolicy(_FlatLayout):
         return action, {"prev_action": action}, None
 
 
+# The fields a spec may hold, per kind, and the range of each size (larger sizes are
+# refused before anything is allocated).
+SPEC_FIELDS = {
+    "attention_neuron": ("hidden_dim", "msg_dim", "pos_em_dim"),
+    "fnn": ("obs_dim", "hidden"),
+}
+MAX_SIZE = 4096
+
+
+def _size(kind: str, name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{kind} spec field {name!r} must be an integer, got {value!r}")
+    if not 1 <= value <= MAX_SIZE:
+        raise ValueError(f"{kind} spec field {name!r} must be in 1..{MAX_SIZE}, got {value}")
+    return int(value)
+
+
 def make_policy(spec: dict):
-    """Build a policy from its `spec()` dictionary; unknown kinds or keys are errors."""
+    """Build a policy from its `spec()` dictionary; ValueError (naming the field) for an
+    unknown kind, unknown fields, or sizes that are not integers in 1..4096."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"a policy spec must be a dict, got {type(spec).__name__}")
     spec = dict(spec)
     kind = spec.pop("kind", None)
     classes = {AttentionNeuronPolicy.kind: AttentionNeuronPolicy, FNNPolicy.kind: FNNPolicy}
-    if kind not in classes:
+    if not isinstance(kind, str) or kind not in classes:
         raise ValueError(f"unknown policy kind {kind!r}; expected one of {sorted(classes)}")
-    try:
-        if kind == FNNPolicy.kind and "hidden" in spec:
-            spec["hidden"] = tuple(spec["hidden"])
-        return classes[kind](**spec)
-    except TypeError as e:
-        raise ValueError(f"bad policy spec for {kind!r}: {e}") from None
+    unknown = sorted(set(spec) - set(SPEC_FIELDS[kind]))
+    if unknown:
+        raise ValueError(
+            f"unknown {kind} spec fields {unknown}; expected some of {list(SPEC_FIELDS[kind])}"
+        )
+    for name, value in spec.items():
+        if name == "hidden":
+            if not isinstance(value, list | tuple) or len(value) > 16:
+                raise ValueError(f"fnn spec field 'hidden' must be a list of sizes, got {value!r}")
+            spec[name] = tuple(_size(kind, "hidden", v) for v in value)
+        else:
+            spec[name] = _size(kind, name, value)
+    return classes[kind](**spec)

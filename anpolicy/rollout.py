@@ -23,6 +23,7 @@ therefore see the same starts and the same permutations (paired comparisons).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,6 +63,46 @@ def episode_randomness(seed: int, n_episodes: int, schedule, n_permuted, max_ste
     perms = schedule.sample(np.random.default_rng(s_perm), n_episodes, n_permuted, max_steps)
     noise_seed = int(s_noise.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
     return starts, perms, schedule.change_steps(max_steps), noise_seed
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+# Bytes one (member, episode) slot costs, as a function of the channels C and the
+# schedule's change steps E: the PyTorch engine's per-step tensors (h, c, gates, ...,
+# ~40 float32 per channel-feature) and the permutations drawn up front (int64).
+def memory_estimate(n_pop: int, n_episodes: int, channels, n_events: int) -> int:
+    """Bytes a rollout of ``n_pop`` x ``n_episodes`` episodes needs, roughly (an upper
+    estimate: the PyTorch engine's step tensors, the start states, the permutations)."""
+    per_slot = 40 * 4 * channels.n_channels * 8 + 64
+    per_episode = 8 * (n_events + 1) * channels.n_permuted + 4 * 8
+    return n_pop * n_episodes * per_slot + n_episodes * per_episode
+
+
+def available_memory() -> int:
+    """Bytes of RAM available now (MemAvailable; the physical total where unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(n_pop: int, n_episodes: int, channels, n_events: int) -> None:
+    """ValueError if the rollout would need more than the memory available now."""
+    need, have = memory_estimate(n_pop, n_episodes, channels, n_events), available_memory()
+    if need > have:
+        raise ValueError(
+            f"{n_pop} x {n_episodes} episodes with {channels.n_channels} channels and "
+            f"{n_events} reshuffles need ~{need / 2**30:.1f} GiB; {have / 2**30:.1f} GiB "
+            "are available: run fewer episodes per call"
+        )
 
 
 def _gather_slots(x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
@@ -104,9 +145,12 @@ def rollout(
     """
     schedule = schedule or PermutationSchedule.none()
     channels = channels or ObservationChannels()
-    if n_episodes < 1:
-        raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
+    n_episodes = _positive_int("n_episodes", n_episodes)
+    max_steps = _positive_int("max_steps", max_steps)
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; use one of {ENGINES}")
     weights = policy.prepare(params, device)
+    check_memory(weights.population, n_episodes, channels, len(schedule.change_steps(max_steps)))
     n_pop, n_perm, n_chan = weights.population, channels.n_permuted, channels.n_channels
     starts, perms, change_steps, noise_seed = episode_randomness(
         seed, n_episodes, schedule, n_perm, max_steps
@@ -120,8 +164,6 @@ def rollout(
     if record_episodes is not None:
         recorder = Recorder(record_episodes)
         hooks.append(recorder)
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; use one of {ENGINES}")
     if engine != "torch":
         from anpolicy import fused
 
@@ -159,6 +201,8 @@ def rollout(
         out_ret[members.expand_as(episode), episode] = ret
         out_len[members.expand_as(episode), episode] = length
 
+    # the engine builds obs itself (finite physics, the state's channels): skip the checks
+    policy_step = getattr(policy, "step_unchecked", policy.step)
     bar = _progress_bar(progress, max_steps)
     for t in range(max_steps):
         ctx = StepContext(t, episode, state, perm, alive, n_permuted=n_perm)
@@ -177,7 +221,7 @@ def rollout(
         ctx.obs = obs
         for hook in hooks:
             hook.before_policy(ctx)
-        action, ctx.state, ctx.attention = policy.step(weights, obs, ctx.state)
+        action, ctx.state, ctx.attention = policy_step(weights, obs, ctx.state)
         ctx.action = action
         for hook in hooks:
             hook.after_policy(ctx)
@@ -205,6 +249,11 @@ def rollout(
             bar.set_postfix(live=int(alive.sum()))
     bar.close()
     flush()
+    if not torch.isfinite(out_ret).all():
+        raise ValueError(
+            "the rollout produced non-finite returns: a hook (intervention) wrote NaN or "
+            "inf into the state, the observation or the action"
+        )
     traces = recorder.finish() if recorder is not None else {}
     return RolloutResult(
         returns=out_ret.cpu().numpy(), lengths=out_len.cpu().numpy(), seed=seed, traces=traces

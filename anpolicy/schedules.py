@@ -117,14 +117,29 @@ class PermutationSchedule:
             if head == "every":
                 return cls.every(int(arg))
             if head == "at":
-                return cls.at_steps(int(s) for s in arg.split(","))
+                return cls.at_steps([int(s) for s in arg.split(",")])
             if head == "fixed":
                 return cls.given([[int(s) for s in arg.split(",")]])
-        except ValueError as e:
+        except (ValueError, OverflowError) as e:
             raise ValueError(f"bad schedule {text!r}: {e}") from None
         raise ValueError(
             f"bad schedule {text!r}; use none, reset, every:K, at:S1,S2,... or fixed:P0,...,Pn"
         )
+
+    def check_within(self, max_steps: int) -> None:
+        """ValueError if a change step of this schedule would fall outside an episode of
+        ``max_steps`` steps (where it would silently never happen)."""
+        if self.mode == "every" and self.interval >= max_steps:
+            raise ValueError(
+                f"a reshuffle every {self.interval} steps never happens within "
+                f"{max_steps} steps; use an interval < {max_steps}"
+            )
+        late = [s for s in self.steps if s >= max_steps]
+        if late:
+            raise ValueError(
+                f"change steps {late} are not within an episode of {max_steps} steps "
+                f"(steps 1..{max_steps - 1})"
+            )
 
     # ----- sampling -----------------------------------------------------------------
     def change_steps(self, max_steps: int = MAX_STEPS) -> np.ndarray:

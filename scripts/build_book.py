@@ -185,6 +185,9 @@ async def _execute(args, result: dict) -> None:
     nb = load_notebook_node(args.src)  # as papermill reads it (adds empty tag lists)
     params = json.loads(args.params)
     if params:
+        from anpolicy.chapter_params import check  # an unknown name or a bad value: one line
+
+        check(args.src, params)
         nb = parameterize_notebook(nb, params, kernel_name="python3", language="python")
     client = NotebookClient(
         nb,
