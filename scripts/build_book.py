@@ -10,6 +10,10 @@ Steps
    MathJax 3) from the npm registry into the git-ignored ``vendor/`` so the
    HTML renders with no internet (see ``scripts/vendor.py``). Without npm the
    pages fall back to the CDNs, with a warning.
+   Find Tang & Ha's published weights (``anpolicy.authors.resolve``); when they
+   are missing, fetch them (pinned URL, SHA-256 checked; ``--no-fetch`` skips it).
+   Without them the build goes on, with a banner here and on every page that
+   measures them.
 3. Copy the book sources to ``_build/executed/`` and execute each chapter there
    with a fresh ``python3`` kernel whose working directory is the repository
    root (so ``data/...`` paths work). Chapters run in parallel, except those
