@@ -171,8 +171,8 @@ def add_authors_agent(points: list[Snapshot]) -> tuple[list[Snapshot], str]:
 
 def describe_run(run_dir) -> dict:
     """What a run directory says about itself: its config (optimizer, population,
-    rollouts, sigma0, seed), the generations logged, and why it stopped (``running``
-    while it has no result.json)."""
+    rollouts, sigma0, seed, snapshot interval), the generations logged, and why it stopped
+    (``running`` while it has no result.json)."""
     run = Path(run_dir)
     cfg = json.loads((run / "config.json").read_text())
     rows = (run / "log.jsonl").read_text().splitlines() if (run / "log.jsonl").exists() else []
@@ -184,6 +184,7 @@ def describe_run(run_dir) -> dict:
         "rollouts": cfg["rollouts"],
         "sigma0": cfg["sigma0"],
         "seed": cfg["seed"],
+        "snapshot_every": cfg.get("snapshot_every", 0),
         "generations_logged": len([r for r in rows if r.strip()]),
         "stop_reason": stop,
     }
@@ -366,7 +367,8 @@ def answer_order(curves: LearningCurves) -> str:
     lo, hi = curves.shares_ci["order_kept"]
     off = [curves.labels[i] for i in idx if not lo[i] <= 1.0 <= hi[i]]
     shares = curves.shares["order_kept"][idx]
-    span = f"{_pct(shares.min())}–{_pct(shares.max())}"
+    lo_pct, hi_pct = _pct(shares.min()), _pct(shares.max())
+    span = lo_pct if lo_pct == hi_pct else f"{lo_pct}–{hi_pct}"
     if not off:
         return (
             f"At every snapshot with a measurable return ({len(idx)} of them) the return "
