@@ -167,14 +167,28 @@ def _per_generation(call, min_repeats: int, min_seconds: float) -> dict:
 
 
 def _cluster_rss() -> int | None:
-    """Bytes resident in this process's children (a local cluster started here: its
-    daemons and workers), or None without psutil."""
+    """Bytes resident in the Ray cluster of this machine that this process is connected
+    to: the processes of its session (daemons, agents) and their descendants (workers),
+    this driver excluded; None without psutil or outside a session."""
     try:
         import psutil
-    except ImportError:
+        import ray
+
+        session = ray._private.worker.global_worker.node.session_name
+    except (ImportError, AttributeError):
         return None
+    found = {}
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if any(session in arg for arg in p.info["cmdline"] or ()):
+                found[p.pid] = p
+                for c in p.children(recursive=True):
+                    found[c.pid] = c
+        except psutil.Error:
+            pass
+    found.pop(psutil.Process().pid, None)
     total = 0
-    for p in psutil.Process().children(recursive=True):
+    for p in found.values():
         try:
             total += p.memory_info().rss
         except psutil.Error:
@@ -264,13 +278,12 @@ def run_ray_bench(
     out["member_steps"] = lengths.sum(axis=1).tolist()
 
     ray = distributed._import_ray()
-    rss0 = _cluster_rss()
     t0 = time.perf_counter()
     owns = distributed.connect(address)
     out["cluster_start_s"] = time.perf_counter() - t0
     try:
         out["cluster_cpus"] = int(ray.cluster_resources().get("CPU", 0))
-        out["cluster_rss_idle"] = _cluster_rss() - rss0 if owns and rss0 is not None else None
+        out["cluster_rss_idle"] = _cluster_rss()
         out["ray"] = []
         for actors, threads in layouts:
             if actors * threads > out["cluster_cpus"]:
@@ -302,7 +315,7 @@ def run_ray_bench(
                 busy = float(np.mean(compute)) / actors  # compute per actor, balanced
                 row["overhead_ms"] = 1e3 * (row["seconds_per_generation"] - busy)
                 row["chunks"] = int(np.mean(chunks))
-                row["cluster_rss"] = _cluster_rss() - rss0 if owns and rss0 is not None else None
+                row["cluster_rss"] = _cluster_rss()
                 check = ev.rollout(policy, params, episodes, seed=seed, engine="fused")
                 row["identical_to_in_process"] = bool(
                     np.array_equal(check.returns, local_call(0).returns)
