@@ -100,12 +100,14 @@ def _evaluate(args) -> int:
     policy, params, meta = load_agent(args.weights)
     if channels.n_channels != 5 and not policy.has_lstm_state:
         raise UsageError(
-            "--noise/--copies", f"a {policy.kind} policy takes exactly the 5 observations"
+            "--noise/--copies",
+            f"the {type(policy).__name__} takes exactly the 5 observations, "
+            f"not {channels.n_channels} channels",
         )
     if any(i.needs_lstm_state for i in interventions) and not policy.has_lstm_state:
         raise UsageError(
             "--intervention",
-            f"{args.intervention} changes the LSTM state; a {policy.kind} policy has none",
+            f"{args.intervention} changes the LSTM state; the {type(policy).__name__} has none",
         )
     if args.engine == "fused":
         why_not = fused.supports(policy, "cpu", interventions)

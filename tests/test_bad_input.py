@@ -120,7 +120,7 @@ CLI_CASES = {
         ["evaluate", FNN, "--episodes", "2", "--schedule", "none", "--intervention", "zero_hc"],
         "--intervention",
     ),
-    "noise channels on an FNN": (["evaluate", FNN, "--episodes", "2", "--noise", "2"], "fnn"),
+    "noise channels on an FNN": (["evaluate", FNN, "--episodes", "2", "--noise", "2"], "FNN"),
     "fused engine with an intervention": (
         [*EV, "--engine", "fused", "--intervention", "zero_hc"],
         "--engine",
