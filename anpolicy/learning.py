@@ -473,3 +473,17 @@ def beyond_the_study_rows(saved: dict) -> list[dict]:
         {"question": q, "answer": answers[key], "measured on": measured}
         for key, q in QUESTIONS.items()
     ]
+
+
+def beyond_the_study_table():
+    """The conclusions' "beyond the study" rows as a `pandas.DataFrame` indexed by question,
+    or, where the learning chapter has not run in this build, a one-line note saying so."""
+    import pandas as pd
+
+    from anpolicy.results import load_results
+
+    try:
+        saved = load_results("learning")
+    except FileNotFoundError:
+        return "Not measured in this build: run book/learning.ipynb first."
+    return pd.DataFrame(beyond_the_study_rows(saved)).set_index("question")

@@ -187,3 +187,22 @@ def test_beyond_the_study_rows_come_from_the_saved_answers():
     del saved["answers"]["memory"]
     with pytest.raises(KeyError, match="memory"):
         learning.beyond_the_study_rows(saved)
+
+
+def test_beyond_the_study_table_says_not_measured_without_the_chapter(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANPOLICY_RESULTS", str(tmp_path))
+    assert learning.beyond_the_study_table().startswith("Not measured in this build")
+    from anpolicy.results import save_results
+
+    save_results(
+        "learning",
+        {
+            "answers": {k: k.upper() for k in learning.QUESTIONS},
+            "run": {"optimizer": "cma", "seed": 0},
+            "n_snapshots": 3,
+            "n_episodes": 10,
+            "seed": 1,
+        },
+    )
+    table = learning.beyond_the_study_table()
+    assert list(table["answer"]) == [k.upper() for k in learning.QUESTIONS]
