@@ -337,8 +337,14 @@ def test_explorer_in_jupyterlab(browser, lab, record_property):
         "() => document.querySelector('.anp-status').innerText.includes('not a permutation')",
         timeout=BUSY_S * 1000,
     )
+    still = panel.text("status")
     panel.enter_text("permutation", "2, 0, 1, 4, 3")
     panel.input("permutation").press("Enter")
+    page.wait_for_function(  # the kernel has taken the new value (the old error is gone)
+        "old => document.querySelector('.anp-status').innerText !== old",
+        arg=still,
+        timeout=BUSY_S * 1000,
+    )
     panel.settled(None)
     assert panel.text("status").startswith("Episode return"), "no recovery after the bad input"
     assert panel.figure()
