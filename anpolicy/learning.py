@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from anpolicy.analysis import Z95
-from anpolicy.claims import SATURATED  # |A| above this counts as saturated (one threshold)
+from anpolicy.claims import EQUIVALENCE, SATURATED  # the book's thresholds, kept once
 from anpolicy.interventions import Intervention, PermuteStateAtReshuffle, ZeroStateEveryStep
 from anpolicy.rollout import rollout
 from anpolicy.schedules import ObservationChannels, PermutationSchedule
@@ -328,6 +328,8 @@ TREND_RHO = 0.5  # |Spearman rho| across snapshots at or above this is a trend
 MEMORY_DEPENDENT = 0.5  # zeroing h, c keeps less than this share (whole CI below): depends
 EARLY = 1 / 3  # "early": within this share of the run's training episodes
 SATURATION_CHANGE = 0.10  # a change of the saturated share by this much is a change
+RELATIVE_TOLERANCE = 0.01  # the relative-permutation check fails on a share off 100 % by
+# more than this, with its CI excluding 100 % (round-off alone moves paired returns a little)
 
 
 def _training(curves: LearningCurves) -> np.ndarray:
@@ -344,15 +346,24 @@ def spearman(x, y) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def relative_check_failures(curves: LearningCurves) -> list[str]:
-    """Labels of snapshots whose ``kept_relative`` CI excludes 100 % (should be none:
-    moving each channel's state with it makes a reshuffle invisible to the layer)."""
-    lo, hi = curves.shares_ci["kept_relative"]
+def _significantly_off(curves: LearningCurves, share: str, margin: float) -> list[int]:
+    """Indices whose ``share`` CI excludes 100 % AND whose estimate is off 100 % by more
+    than ``margin`` (a significant but round-off-sized difference does not count)."""
+    lo, hi = curves.shares_ci[share]
+    values = curves.shares[share]
     return [
-        curves.labels[i]
+        i
         for i in range(len(curves.labels))
-        if np.isfinite(lo[i]) and not lo[i] <= 1.0 <= hi[i]
+        if np.isfinite(lo[i]) and not lo[i] <= 1.0 <= hi[i] and abs(values[i] - 1.0) > margin
     ]
+
+
+def relative_check_failures(curves: LearningCurves) -> list[str]:
+    """Labels of snapshots whose ``kept_relative`` share is off 100 % (see
+    `RELATIVE_TOLERANCE`); should be none: moving each channel's state with it makes a
+    reshuffle invisible to the layer."""
+    off = _significantly_off(curves, "kept_relative", RELATIVE_TOLERANCE)
+    return [curves.labels[i] for i in off]
 
 
 def _pct(x: float) -> str:
@@ -364,21 +375,24 @@ def answer_order(curves: LearningCurves) -> str:
     idx = [i for i in _training(curves) if np.isfinite(curves.shares["order_kept"][i])]
     if not idx:
         return "No snapshot earns enough return to compare shuffled with unshuffled episodes."
-    lo, hi = curves.shares_ci["order_kept"]
-    off = [curves.labels[i] for i in idx if not lo[i] <= 1.0 <= hi[i]]
+    off = [
+        curves.labels[i] for i in _significantly_off(curves, "order_kept", EQUIVALENCE) if i in idx
+    ]
     shares = curves.shares["order_kept"][idx]
     lo_pct, hi_pct = _pct(shares.min()), _pct(shares.max())
     span = lo_pct if lo_pct == hi_pct else f"{lo_pct}–{hi_pct}"
     if not off:
         return (
-            f"At every snapshot with a measurable return ({len(idx)} of them) the return "
-            f"shuffled once at reset matches the unshuffled one within its 95 % CI ({span} "
-            "of it): a fixed order never mattered, from the first generation on — by "
-            "construction of the layer, not learnt."
+            f"At no snapshot with a measurable return ({len(idx)} of them) does the return "
+            f"shuffled once at reset differ from the unshuffled one by more than "
+            f"{_pct(EQUIVALENCE)} with a 95 % CI that excludes equality (shares {span}): a "
+            "fixed order never mattered, from the first generation on — by construction of "
+            "the layer, not learnt."
         )
     return (
         f"At {len(off)} of {len(idx)} snapshots ({', '.join(off)}) the return shuffled at "
-        f"reset differs from the unshuffled one beyond its 95 % CI (shares {span})."
+        f"reset differs from the unshuffled one by more than {_pct(EQUIVALENCE)}, beyond its "
+        f"95 % CI (shares {span})."
     )
 
 
