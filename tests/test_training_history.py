@@ -106,17 +106,19 @@ def test_sigterm_checkpoints_and_says_how_to_resume(tmp_path):
 
 
 def test_step_size_rule_stops_the_run_and_says_so(tmp_path):
-    cfg = TrainConfig(
-        **{**TINY, "optimizer": "cma", "sigma0": 0.1},
-        generations=50,
-        stop_step_size=0.0999,
-        run_dir=str(tmp_path / "s"),
-    )
+    cma = {**TINY, "optimizer": "cma", "sigma0": 2.0}  # too wide a start: sigma shrinks
+    train(TrainConfig(**cma, generations=12, run_dir=str(tmp_path / "free")), progress=False)
+    sigmas = [r["step_size"] for r in _log_rows(tmp_path / "free")]
+    # a threshold the free run first crosses at generation `first`, within its first half
+    threshold = min(sigmas[:6]) * (1 + 1e-9)
+    assert threshold < 2.0, "this set-up should shrink its step size at first"
+    first = next(i for i, x in enumerate(sigmas, start=1) if x < threshold)
+    cfg = TrainConfig(**cma, generations=12, stop_step_size=threshold, run_dir=str(tmp_path / "s"))
     train(cfg, progress=False)
     meta = json.loads((tmp_path / "s/result.json").read_text())
     rows = _log_rows(tmp_path / "s")
-    assert meta["stop_reason"] == "step_size" and meta["generations"] < 50
-    assert rows[-1]["step_size"] < 0.0999 <= min(r["step_size"] for r in rows[:-1])
+    assert [r["step_size"] for r in rows] == sigmas[:first]  # the same run, cut short
+    assert first <= 6 and meta["generations"] == first and meta["stop_reason"] == "step_size"
 
 
 def test_resume_may_switch_snapshots_on(tmp_path):
