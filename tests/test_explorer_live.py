@@ -346,6 +346,14 @@ def test_explorer_in_jupyterlab(browser, lab, record_property):
         timeout=BUSY_S * 1000,
     )
     panel.settled(None)
+    # a commit by focus loss and one by Enter may queue two runs: wait for the last one
+    page.wait_for_function(
+        """() => {
+            const s = document.querySelector('.anp-status').innerText;
+            return s.startsWith('Episode return') && !s.includes('…');
+        }""",
+        timeout=BUSY_S * 1000,
+    )
     assert panel.text("status").startswith("Episode return"), "no recovery after the bad input"
     assert panel.figure()
 
