@@ -39,3 +39,26 @@ def random_an_params():
         return (scale * rng.standard_normal((population, n))).astype(np.float32)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def an():
+    """A random Attention Neuron: ``(policy, params (913,) float32)``, fixed seed."""
+    from anpolicy.policy import AttentionNeuronPolicy
+
+    pol = AttentionNeuronPolicy()
+    params = (0.5 * np.random.default_rng(0).standard_normal(pol.n_params)).astype(np.float32)
+    return pol, params
+
+
+@pytest.fixture
+def explorer(an):
+    """The explorer panel on the random agent (closed figures afterwards)."""
+    import matplotlib.pyplot as plt
+
+    from anpolicy.widgets import Explorer
+
+    pol, params = an
+    ex = Explorer(pol, params, agent="random", seed=1, episode=2, step=5)
+    yield ex
+    plt.close("all")

@@ -24,7 +24,7 @@ from anpolicy.baselines import (  # noqa: E402
     return_ceiling,
 )
 from anpolicy.interventions import PermuteStateAtReshuffle, ZeroStateEveryStep  # noqa: E402
-from anpolicy.policy import AttentionNeuronPolicy, FNNPolicy  # noqa: E402
+from anpolicy.policy import FNNPolicy  # noqa: E402
 from anpolicy.rollout import episode_randomness, rollout  # noqa: E402
 from anpolicy.schedules import ObservationChannels, PermutationSchedule  # noqa: E402
 from anpolicy.streams import (  # noqa: E402
@@ -132,13 +132,6 @@ def test_return_ceiling_arithmetic():
 
 
 # -------------------------------------------------------------------- streams
-
-
-@pytest.fixture
-def an():
-    pol = AttentionNeuronPolicy()
-    params = (0.5 * np.random.default_rng(0).standard_normal(pol.n_params)).astype(np.float32)
-    return pol, params
 
 
 def test_run_stream_equals_a_manual_loop_of_policy_step(an):
@@ -323,16 +316,6 @@ def test_explorer_schedule():
         explorer_schedule([0, 1, 2, 3, 4], "every", 0, 0)
     with pytest.raises(ValueError):
         explorer_schedule([0, 1, 2, 3, 4], "sometimes", 10, 0)
-
-
-@pytest.fixture
-def explorer(an):
-    from anpolicy.widgets import Explorer
-
-    pol, params = an
-    ex = Explorer(pol, params, agent="random", seed=1, episode=2, step=5)
-    yield ex
-    plt.close("all")
 
 
 def test_explorer_builds_and_reports_the_episode(explorer):

@@ -28,16 +28,8 @@ from anpolicy.explorer_model import (  # noqa: E402
     run_explorer_episode,
     saturated_share,
 )
-from anpolicy.policy import AttentionNeuronPolicy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def an():
-    pol = AttentionNeuronPolicy()
-    params = (0.5 * np.random.default_rng(0).standard_normal(pol.n_params)).astype(np.float32)
-    return pol, params
 
 
 # ------------------------------------------------------------------ computations
@@ -109,16 +101,6 @@ def test_same_inputs_same_numbers(an):
 def test_importing_the_panel_does_not_import_torch():
     code = "import sys, anpolicy.widgets; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
-
-
-@pytest.fixture
-def explorer(an):
-    from anpolicy.widgets import Explorer
-
-    pol, params = an
-    ex = Explorer(pol, params, agent="random", seed=1, episode=2, step=5)
-    yield ex
-    plt.close("all")
 
 
 def test_text_boxes_act_on_enter_only(explorer):
