@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from anpolicy.analysis import Z95
+from anpolicy.data import cpu_seconds
 
 CHECKPOINTS = (500, 1000, 2000, 5000)  # generations at which validation is reported
 
@@ -37,9 +38,12 @@ def _episodes(rows: list[dict], cfg: dict) -> np.ndarray:
 
 
 def _cpu_hours(rows: list[dict], cfg: dict) -> float:
-    wall = np.array([r["wall_s"] for r in rows], dtype=np.float64)
-    threads = np.array([r.get("threads", cfg.get("threads", 1)) for r in rows], dtype=np.float64)
-    return float(np.sum(np.diff(wall, prepend=0.0) * threads) / 3600)
+    """CPU-hours of a log's rows (`anpolicy.data.cpu_seconds`: wall-clock x threads)."""
+    log = {
+        "wall_s": np.array([r["wall_s"] for r in rows], dtype=np.float64),
+        "threads": np.array([r.get("threads", np.nan) for r in rows], dtype=np.float64),
+    }
+    return cpu_seconds(log, default_threads=cfg.get("threads", 1)) / 3600
 
 
 def summarize_run(run_dir) -> dict:
