@@ -2,10 +2,10 @@
 
 Importing the package registers the Gymnasium environment
 ``anpolicy/CartPoleSwingUpHarder-v0`` (idempotent) and nothing heavier: torch, numba
-and the engines load with the modules that use them (``anpolicy.rollout``, ...).
+and the engines load with the modules that use them (``anpolicy.sim.rollout``, ...).
 """
 
-from anpolicy.env import ENV_ID, register
+from anpolicy.sim.env import ENV_ID, register
 
 register()
 

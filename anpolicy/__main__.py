@@ -14,7 +14,7 @@ import math
 import sys
 from pathlib import Path
 
-from anpolicy.physics import MAX_STEPS
+from anpolicy.sim.physics import MAX_STEPS
 
 
 class UsageError(ValueError):
@@ -44,9 +44,9 @@ def _check_threads(threads: int) -> None:
 def _check_evaluate(args):
     """Parse and check evaluate's options before anything runs; returns
     ``(schedule, channels, interventions)`` or raises UsageError."""
-    from anpolicy.interventions import make_interventions
-    from anpolicy.rollout import check_memory
-    from anpolicy.schedules import ObservationChannels, PermutationSchedule
+    from anpolicy.sim.interventions import make_interventions
+    from anpolicy.sim.rollout import check_memory
+    from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
 
     _require(args.episodes >= 1, "--episodes", f"must be >= 1, got {args.episodes}")
     _require(args.seed >= 0, "--seed", f"must be >= 0, got {args.seed}")
@@ -93,9 +93,9 @@ def _evaluate(args) -> int:
     schedule, channels, interventions = _check_evaluate(args)
     import torch
 
-    from anpolicy import fused
-    from anpolicy.analysis import summarize
-    from anpolicy.weights import load_agent
+    from anpolicy.sim import fused
+    from anpolicy.stats import summarize
+    from anpolicy.store.weights import load_agent
 
     policy, params, meta = load_agent(args.weights)
     if channels.n_channels != 5 and not policy.has_lstm_state:
@@ -115,7 +115,7 @@ def _evaluate(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     fused.set_threads(args.threads)
-    from anpolicy.distributed import rollout_on
+    from anpolicy.sim.distributed import rollout_on
 
     with rollout_on(args.ray) as run:  # in process, or on Ray actors with --ray
         res = run(
@@ -168,20 +168,20 @@ def _bench(args) -> int:
     )
     _require(args.seed >= 0, "--seed", f"must be >= 0, got {args.seed}")
     _check_threads(args.threads)
-    from anpolicy.rollout import check_memory
-    from anpolicy.schedules import ObservationChannels
+    from anpolicy.sim.rollout import check_memory
+    from anpolicy.sim.schedules import ObservationChannels
 
     try:
         check_memory(args.population, args.episodes, ObservationChannels(), 0)
     except ValueError as e:
         raise UsageError("--population/--episodes", str(e)) from None
     if args.ray is not None:  # Ray actors vs the in-process engine
-        from anpolicy.bench import format_ray_bench, run_ray_bench
+        from anpolicy.training.bench import format_ray_bench, run_ray_bench
 
         r = run_ray_bench(args.population, args.episodes, args.ray, args.seed)
         print(json.dumps(r) if args.json else format_ray_bench(r))
         return 0
-    from anpolicy.bench import run_bench
+    from anpolicy.training.bench import run_bench
 
     r = run_bench(args.population, args.episodes, args.loop_seconds, args.threads, args.seed)
     if args.json:
@@ -216,8 +216,8 @@ def _bench(args) -> int:
 
 
 def _config_fields(config_class):
-    """The `anpolicy.config_help` view (help, unit) of a config dataclass."""
-    from anpolicy.config_help import read_config_fields
+    """The `anpolicy.training.config_help` view (help, unit) of a config dataclass."""
+    from anpolicy.training.config_help import read_config_fields
 
     return read_config_fields(config_class.__module__, config_class.__name__)
 
@@ -227,7 +227,7 @@ def _config_from_args(config_class, args):
     ``--resume``: the run's own ``config.json``, with only the options given changed."""
     fields = {f.name for f in dataclasses.fields(config_class)}
     given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    from anpolicy.config_help import value_problem
+    from anpolicy.training.config_help import value_problem
 
     for f in _config_fields(config_class):
         problem = value_problem(f, given[f.name]) if f.name in given else None
@@ -247,7 +247,7 @@ def _config_from_args(config_class, args):
 def _train(args) -> int:
     import signal
 
-    from anpolicy.train import TrainConfig, TrainingInterrupted, train
+    from anpolicy.training.train import TrainConfig, TrainingInterrupted, train
 
     try:
         agent = train(_config_from_args(TrainConfig, args), resume=args.resume)
@@ -259,7 +259,7 @@ def _train(args) -> int:
 
 
 def _apg(args) -> int:
-    from anpolicy.apg import APGConfig, apg
+    from anpolicy.training.apg import APGConfig, apg
 
     agent = apg(_config_from_args(APGConfig, args), resume=args.resume)
     print(f"agent written to {agent}")
@@ -267,15 +267,15 @@ def _apg(args) -> int:
 
 
 def _distill(args) -> int:
-    from anpolicy.distill import DistillConfig, distill
+    from anpolicy.training.distill import DistillConfig, distill
 
     print(f"student written to {distill(_config_from_args(DistillConfig, args))}")
     return 0
 
 
 def _ship(args) -> int:
-    from anpolicy.data import ship_run
-    from anpolicy.train import finalize_from_checkpoint
+    from anpolicy.store.data import ship_run
+    from anpolicy.training.train import finalize_from_checkpoint
 
     run = Path(args.run_dir)
     if args.from_checkpoint:
@@ -288,7 +288,7 @@ def _ship(args) -> int:
 
 
 def _fetch_reference(args) -> int:
-    from anpolicy import authors
+    from anpolicy.store import authors
 
     try:
         path = authors.install_from(args.source) if args.source else authors.fetch(args.url)
@@ -316,8 +316,8 @@ RESUME_HELP = (
 def _add_config_options(parser, command: str) -> None:
     """One ``--option`` per field of the command's config dataclass (default: the
     field's), read from its source so that ``--help`` does not import torch
-    (`anpolicy.config_help`); the help is the field's comment, unit and default."""
-    from anpolicy.config_help import CONFIGS, option_help, read_config_fields
+    (`anpolicy.training.config_help`); the help is the field's comment, unit and default."""
+    from anpolicy.training.config_help import CONFIGS, option_help, read_config_fields
 
     for f in read_config_fields(*CONFIGS[command]):
         parser.add_argument(

@@ -2,7 +2,7 @@
 
 The shipped Attention Neuron's run started on one thread and was resumed with
 ``--threads 2`` at generation 460 (see its manifest note); its log predates the field,
-so CPU-hours (`anpolicy.data.cpu_seconds`) would count one thread throughout. Usage:
+so CPU-hours (`anpolicy.store.data.cpu_seconds`) would count one thread throughout. Usage:
 ``python scripts/annotate_log_threads.py runs/an_pgpe/log.jsonl 0:1 460:2`` gives rows
 with ``gen`` > 0 one thread and rows with ``gen`` > 460 two. Rows that already carry
 ``threads`` are left alone.

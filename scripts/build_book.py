@@ -10,7 +10,7 @@ Steps
    MathJax 3) from the npm registry into the git-ignored ``vendor/`` so the
    HTML renders with no internet (see ``scripts/vendor.py``). Without npm the
    pages fall back to the CDNs, with a warning.
-   Find Tang & Ha's published weights (``anpolicy.authors.resolve``); when they
+   Find Tang & Ha's published weights (``anpolicy.store.authors.resolve``); when they
    are missing, fetch them (pinned URL, SHA-256 checked; ``--no-fetch`` skips it).
    Without them the build goes on, with a banner here and on every page that
    measures them.
@@ -19,7 +19,7 @@ Steps
    root (so ``data/...`` paths work). Chapters run in parallel, except those
    whose notebook metadata holds ``"anpolicy": {"run_last": true}`` (the
    conclusions, which read the results the others save with
-   ``anpolicy.results.save_results``): they start once every other chapter has
+   ``anpolicy.store.results.save_results``): they start once every other chapter has
    finished. Results go to ``<path-output>/_build/results/`` (``ANPOLICY_RESULTS``
    overrides). Parameters are injected by papermill
    exactly as ``papermill book/<chapter>.ipynb out.ipynb -p quick True`` does;
@@ -189,7 +189,7 @@ async def _execute(args, result: dict) -> None:
     nb = load_notebook_node(args.src)  # as papermill reads it (adds empty tag lists)
     params = json.loads(args.params)
     if params:
-        from anpolicy.chapter_params import check  # an unknown name or a bad value: one line
+        from anpolicy.study.chapter_params import check  # an unknown name or a bad value: one line
 
         check(args.src, params)
         nb = parameterize_notebook(nb, params, kernel_name="python3", language="python")
@@ -453,11 +453,11 @@ def _banner(msg: str) -> None:
 
 
 def _ensure_authors_weights(no_fetch: bool) -> str:
-    """Find Tang & Ha's weights (`anpolicy.authors.resolve`), fetching them (pinned URL,
+    """Find Tang & Ha's weights (`anpolicy.store.authors.resolve`), fetching them (pinned URL,
     SHA-256 checked) when missing; returns "" or the reason they are missing, which the
     build prints in a banner and the chapters print on their pages."""
     sys.path.insert(0, str(ROOT))
-    from anpolicy import authors
+    from anpolicy.store import authors
 
     path, why = authors.ensure(try_fetch=not no_fetch, timeout=20)
     if path is not None:
@@ -582,7 +582,7 @@ def main(argv: list[str]) -> int:
         print(f"BUILD FAILED: {exc}", file=sys.stderr)
         return 1
     build = opts.path_output.resolve() / "_build"
-    # chapters share their measured results through this folder (anpolicy.results)
+    # chapters share their measured results through this folder (anpolicy.store.results)
     os.environ.setdefault("ANPOLICY_RESULTS", str(build / "results"))
     staging = build / "executed"
     logs = build / "logs"

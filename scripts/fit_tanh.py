@@ -3,7 +3,7 @@
 P has degree 6 and Q degree 3 in s = x^2, Q(0) = 1. The fit is a linear least-squares
 problem in the coefficients (x P(s) - tanh(x) (Q(s) - 1) = tanh(x)), re-weighted by
 1 / |Q| a few times so that the residual it minimises approaches the true error
-(Loeb's iteration). Prints the coefficients that anpolicy/fused.py holds and the max
+(Loeb's iteration). Prints the coefficients that anpolicy/sim/fused.py holds and the max
 abs error of the float32 evaluation there, on a dense grid over [-12, 12].
 
     python scripts/fit_tanh.py

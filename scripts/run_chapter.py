@@ -5,7 +5,7 @@
 ``-p NAME VALUE`` reads VALUE as papermill's command line does (int, float, True/False,
 None, else text); ``-r NAME VALUE`` passes text as is. Before anything runs, every name
 must be one of the notebook's parameters cell and every value of the right type and
-range (`anpolicy.chapter_params.check`); otherwise: status 2 and one line naming the
+range (`anpolicy.study.chapter_params.check`); otherwise: status 2 and one line naming the
 parameter and listing the chapter's parameters. A failing cell: status 1 and one line.
 """
 
@@ -62,7 +62,7 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from anpolicy.chapter_params import ChapterParameterError, check
+    from anpolicy.study.chapter_params import ChapterParameterError, check
 
     params = {name: papermill_value(value) for name, value in args.parameters}
     params.update({name: value for name, value in args.parameters_raw})

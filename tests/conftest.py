@@ -1,4 +1,4 @@
-"""Shared fixtures: the original authors' weights (resolved by `anpolicy.authors`)."""
+"""Shared fixtures: the original authors' weights (resolved by `anpolicy.store.authors`)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ def _threads():
 
 @pytest.fixture(scope="session")
 def authors_weights_path() -> Path:
-    """Tang & Ha's weights through the one resolver (`anpolicy.authors.resolve`): the
+    """Tang & Ha's weights through the one resolver (`anpolicy.store.authors.resolve`): the
     fetched copy, else ../shared/reference; skipped, naming the command, when absent."""
-    from anpolicy import authors
+    from anpolicy.store import authors
 
     try:
         return authors.resolve()
@@ -32,7 +32,7 @@ def authors_weights_path() -> Path:
 @pytest.fixture
 def random_an_params():
     def make(population: int = 1, scale: float = 0.5, seed: int = 0) -> np.ndarray:
-        from anpolicy.policy import AttentionNeuronPolicy
+        from anpolicy.sim.policy import AttentionNeuronPolicy
 
         rng = np.random.default_rng(seed)
         n = AttentionNeuronPolicy().n_params
@@ -44,7 +44,7 @@ def random_an_params():
 @pytest.fixture(scope="module")
 def an():
     """A random Attention Neuron: ``(policy, params (913,) float32)``, fixed seed."""
-    from anpolicy.policy import AttentionNeuronPolicy
+    from anpolicy.sim.policy import AttentionNeuronPolicy
 
     pol = AttentionNeuronPolicy()
     params = (0.5 * np.random.default_rng(0).standard_normal(pol.n_params)).astype(np.float32)
@@ -56,7 +56,7 @@ def explorer(an):
     """The explorer panel on the random agent (closed figures afterwards)."""
     import matplotlib.pyplot as plt
 
-    from anpolicy.widgets import Explorer
+    from anpolicy.report.widgets import Explorer
 
     pol, params = an
     ex = Explorer(pol, params, agent="random", seed=1, episode=2, step=5)

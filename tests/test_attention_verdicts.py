@@ -1,4 +1,4 @@
-"""Attention analysis (anpolicy.attention), the verdict table (anpolicy.verdicts) and
+"""Attention analysis (anpolicy.study.attention), the verdict table (anpolicy.study.verdicts) and
 the build's run-last ordering (scripts/build_book.py) that the conclusions rely on."""
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from anpolicy.attention import (
+from anpolicy.sim.interventions import relative_permutation
+from anpolicy.sim.policy import AttentionNeuronPolicy
+from anpolicy.sim.rollout import rollout
+from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
+from anpolicy.study.attention import (
     AttentionStats,
     align_attention,
     column_map,
@@ -25,10 +29,6 @@ from anpolicy.attention import (
     twin_rollout,
     value_bands,
 )
-from anpolicy.interventions import relative_permutation
-from anpolicy.policy import AttentionNeuronPolicy
-from anpolicy.rollout import rollout
-from anpolicy.schedules import ObservationChannels, PermutationSchedule
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -204,7 +204,7 @@ def test_run_last_chapter_sees_the_others_results(tmp_path):
     _notebook(
         tmp_path / "book" / "summary.ipynb",
         """
-        from anpolicy.results import load_results, results_dir
+        from anpolicy.store.results import load_results, results_dir
         assert load_results("slow")["value"] == 2 and load_results("fast")["value"] == 1
         assert "out" in str(results_dir())
         """,
@@ -216,7 +216,7 @@ def test_run_last_chapter_sees_the_others_results(tmp_path):
             f"""
             import time
             time.sleep({delay})
-            from anpolicy.results import save_results
+            from anpolicy.store.results import save_results
             save_results({name!r}, {{"value": {value}}})
             """,
         )

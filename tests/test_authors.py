@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from anpolicy import authors
+from anpolicy.store import authors
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,7 +90,7 @@ def test_fetch_end_to_end_from_local_server(isolated, server, weights_bytes):
     path = authors.fetch(f"{base}/model.npz")
     assert path == authors.store_path() and path.read_bytes() == weights_bytes
     assert authors.resolve() == path
-    from anpolicy.weights import load_agent
+    from anpolicy.store.weights import load_agent
 
     policy, params, _ = load_agent(authors.resolve())
     assert params.shape == (913,) and policy.kind == "attention_neuron"

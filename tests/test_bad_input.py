@@ -24,14 +24,16 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anpolicy import chapter_params, fused, weights
 from anpolicy.__main__ import build_parser, main
-from anpolicy.config_help import CONFIGS, read_config_fields
-from anpolicy.interventions import Intervention
-from anpolicy.policy import AttentionNeuronPolicy, FNNPolicy
-from anpolicy.rollout import rollout
-from anpolicy.schedules import ObservationChannels
-from anpolicy.weights import CheckpointError, load_agent, save_agent
+from anpolicy.sim import fused
+from anpolicy.sim.interventions import Intervention
+from anpolicy.sim.policy import AttentionNeuronPolicy, FNNPolicy
+from anpolicy.sim.rollout import rollout
+from anpolicy.sim.schedules import ObservationChannels
+from anpolicy.store import weights
+from anpolicy.store.weights import CheckpointError, load_agent, save_agent
+from anpolicy.study import chapter_params
+from anpolicy.training.config_help import CONFIGS, read_config_fields
 
 ROOT = Path(__file__).parents[1]
 AN = ROOT / "data/agents/attention_neuron.npz"

@@ -396,8 +396,9 @@ def _page_text(page: Path) -> str:
 
 def test_sentences_rederived_from_saved_results(built):
     """Every sentence a chapter states about its numbers, derived again from the saved
-    results by `anpolicy.claims`, stands verbatim on the built page."""
-    from anpolicy import claims, study
+    results by `anpolicy.study.claims`, stands verbatim on the built page."""
+    from anpolicy.study import chapters as study
+    from anpolicy.study import claims
 
     results = built.parent / "results"
     words = {
@@ -416,7 +417,7 @@ def test_sentences_rederived_from_saved_results(built):
 
 
 def test_verdict_table_has_both_agents(built):
-    from anpolicy import authors
+    from anpolicy.store import authors
 
     text = _page_text(built / "book" / "conclusions.html")
     for head in ("verdict (Tang & Ha's agent)", "our agent: measured", "ours agrees"):
@@ -467,7 +468,7 @@ def test_build_without_the_authors_weights_says_so(tmp_path):
 def test_learning_chapter_engine_check_holds_and_its_answers_stand_on_the_page(built):
     """The relative state permutation keeps 100 % of the return at every snapshot of the
     quick profile, and each answer, derived again from the saved curves, is on the page."""
-    from anpolicy import learning
+    from anpolicy.study import learning
 
     curves = learning.LearningCurves.load(built.parent / "results" / "learning_curves.json")
     assert learning.relative_check_failures(curves) == []

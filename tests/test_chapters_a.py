@@ -1,5 +1,5 @@
 """Library code of the architecture, environment and explorer chapters:
-anpolicy.streams, anpolicy.baselines, anpolicy.plots, anpolicy.widgets."""
+anpolicy.study.streams, anpolicy.study.baselines, anpolicy.report.plots, anpolicy.report.widgets."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from anpolicy import physics  # noqa: E402
-from anpolicy.analysis import SHORT_EPISODE  # noqa: E402
-from anpolicy.baselines import (  # noqa: E402
+from anpolicy.sim import physics  # noqa: E402
+from anpolicy.sim.interventions import PermuteStateAtReshuffle, ZeroStateEveryStep  # noqa: E402
+from anpolicy.sim.policy import FNNPolicy  # noqa: E402
+from anpolicy.sim.rollout import episode_randomness, rollout  # noqa: E402
+from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule  # noqa: E402
+from anpolicy.stats import SHORT_EPISODE  # noqa: E402
+from anpolicy.study.baselines import (  # noqa: E402
     BrakingPolicy,
     DoomedStarts,
     braking_distance,
@@ -23,11 +27,7 @@ from anpolicy.baselines import (  # noqa: E402
     open_loop_rescue,
     return_ceiling,
 )
-from anpolicy.interventions import PermuteStateAtReshuffle, ZeroStateEveryStep  # noqa: E402
-from anpolicy.policy import FNNPolicy  # noqa: E402
-from anpolicy.rollout import episode_randomness, rollout  # noqa: E402
-from anpolicy.schedules import ObservationChannels, PermutationSchedule  # noqa: E402
-from anpolicy.streams import (  # noqa: E402
+from anpolicy.study.streams import (  # noqa: E402
     closed_loop_stream,
     explain_step,
     invariance_properties,
@@ -223,7 +223,7 @@ def test_invariance_properties_on_random_parameters(an):
 def test_invariance_properties_would_catch_a_broken_state_permutation(an, monkeypatch):
     """If the relative permutation were the absolute one, property (b) must fail."""
     pol, params = an
-    import anpolicy.interventions as iv
+    import anpolicy.sim.interventions as iv
 
     monkeypatch.setattr(iv, "relative_permutation", lambda old, new: new)
     r = invariance_properties(pol, params, n_steps=60, n_streams=6, reshuffle_step=30)
@@ -271,7 +271,12 @@ def test_closed_loop_stream_keeps_only_surviving_episodes(an):
 
 
 def test_plots_draw(an):
-    from anpolicy.plots import draw_attention_neuron, filmstrip, plot_invariance, states_from_trace
+    from anpolicy.report.plots import (
+        draw_attention_neuron,
+        filmstrip,
+        plot_invariance,
+        states_from_trace,
+    )
 
     ax = draw_attention_neuron()
     assert len(ax.patches) == 9
@@ -295,7 +300,7 @@ def test_plots_draw(an):
 
 
 def test_parse_permutation():
-    from anpolicy.widgets import parse_permutation
+    from anpolicy.report.widgets import parse_permutation
 
     assert parse_permutation("3, 0, 4, 1, 2").tolist() == [3, 0, 4, 1, 2]
     assert parse_permutation("[4 3 2 1 0]").tolist() == [4, 3, 2, 1, 0]
@@ -305,7 +310,7 @@ def test_parse_permutation():
 
 
 def test_explorer_schedule():
-    from anpolicy.widgets import explorer_schedule
+    from anpolicy.report.widgets import explorer_schedule
 
     s = explorer_schedule([1, 0, 2, 3, 4], "every", 300, seed=0)
     assert s.change_steps().tolist() == [300, 600, 900]
@@ -348,7 +353,7 @@ def test_explorer_random_button(explorer):
 
 
 def test_explorer_relative_state_permutation_reproduces_the_unshuffled_return(an):
-    from anpolicy.widgets import Explorer
+    from anpolicy.report.widgets import Explorer
 
     pol, params = an
     ex = Explorer(
@@ -373,7 +378,7 @@ def test_explorer_relative_state_permutation_reproduces_the_unshuffled_return(an
 def test_episode_animation_loads_nothing_from_the_network():
     import re
 
-    from anpolicy.plots import episode_animation_html
+    from anpolicy.report.plots import episode_animation_html
 
     html = episode_animation_html(np.zeros((6, 4)), [0, 3, 5])
     assert "<img" in html or "frames" in html

@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from anpolicy import claims
-from anpolicy.published import STUDY_2025, TANG_HA_2021
+from anpolicy.study import claims
+from anpolicy.study.published import STUDY_2025, TANG_HA_2021
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY_CHAPTERS = ["permutations", "ablations", "attention", "noise", "conclusions"]
@@ -133,14 +133,16 @@ def test_chapter_types_no_published_number(chapter):
     for v in numbers:
         lit = f"{v:g}"
         assert not re.search(rf"(?<![\w.]){re.escape(lit)}(?![\w.%])", text), (
-            f"{chapter}: published number {lit} typed in (read it from anpolicy.published)"
+            f"{chapter}: published number {lit} typed in (read it from anpolicy.study.published)"
         )
 
 
 #: the modules that measure and judge claims (other modules, e.g. the explorer's, may
 #: keep display constants of their own)
-STUDY_MODULES = ["analysis", "attention", "claims", "experiments", "plots", "published",
-                 "results", "streams", "study", "verdicts", "authors", "diagnostics"]  # fmt: skip
+STUDY_MODULES = ["stats", "study/attention", "study/claims", "study/experiments",
+                 "report/plots", "study/published", "store/results", "study/streams",
+                 "study/chapters", "study/verdicts", "store/authors",
+                 "study/diagnostics"]  # fmt: skip
 
 
 def test_thresholds_defined_once_in_the_package():
@@ -154,7 +156,7 @@ def test_thresholds_defined_once_in_the_package():
     for name in ("TANG_HA_2021", "STUDY_2025"):
         defs = [
             p.name
-            for p in pkg.glob("*.py")
+            for p in pkg.rglob("*.py")
             if re.search(rf"^{name}\s*=", p.read_text(), flags=re.MULTILINE)
         ]
         assert defs == ["published.py"], f"{name} defined in {defs}"

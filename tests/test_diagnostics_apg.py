@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from anpolicy import physics
-from anpolicy.apg import APGConfig, apg, train_iteration
-from anpolicy.diagnostics import behaviour_profile, count_falls
-from anpolicy.distill import BatchedAttentionNeuron
-from anpolicy.policy import AttentionNeuronPolicy
-from anpolicy.rollout import rollout
-from anpolicy.schedules import PermutationSchedule
-from anpolicy.weights import load_agent, save_agent
+from anpolicy.sim import physics
+from anpolicy.sim.policy import AttentionNeuronPolicy
+from anpolicy.sim.rollout import rollout
+from anpolicy.sim.schedules import PermutationSchedule
+from anpolicy.store.weights import load_agent, save_agent
+from anpolicy.study.diagnostics import behaviour_profile, count_falls
+from anpolicy.training.apg import APGConfig, apg, train_iteration
+from anpolicy.training.distill import BatchedAttentionNeuron
 from tests.test_train_cli import _cli
 
 NAN = np.nan

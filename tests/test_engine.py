@@ -10,19 +10,19 @@ import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
 
-from anpolicy import physics
-from anpolicy.env import ENV_ID, CartPoleSwingUpHarderEnv, register
-from anpolicy.interventions import (
+from anpolicy.sim import physics
+from anpolicy.sim.env import ENV_ID, CartPoleSwingUpHarderEnv, register
+from anpolicy.sim.interventions import (
     PermuteStateAtReshuffle,
     StepContext,
     ZeroStateEveryStep,
     relative_permutation,
 )
-from anpolicy.policy import AttentionNeuronPolicy, FNNPolicy
-from anpolicy.reference import ReferenceAttentionNeuron
-from anpolicy.rollout import rollout
-from anpolicy.schedules import ObservationChannels, PermutationSchedule, validate_permutation
-from anpolicy.weights import CheckpointError, load_agent, save_agent
+from anpolicy.sim.policy import AttentionNeuronPolicy, FNNPolicy
+from anpolicy.sim.reference import ReferenceAttentionNeuron
+from anpolicy.sim.rollout import rollout
+from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule, validate_permutation
+from anpolicy.store.weights import CheckpointError, load_agent, save_agent
 
 # ----------------------------------------------------------------------------- env
 

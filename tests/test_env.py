@@ -12,8 +12,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import anpolicy
-from anpolicy import physics
-from anpolicy.env import ENV_ID, OBS_HIGH, CartPoleSwingUpHarderEnv
+from anpolicy.sim import physics
+from anpolicy.sim.env import ENV_ID, OBS_HIGH, CartPoleSwingUpHarderEnv
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
@@ -26,8 +26,8 @@ def test_import_registers_the_env_in_a_fresh_interpreter_without_warnings():
     r = _run(
         "import importlib, gymnasium, anpolicy\n"
         "importlib.reload(anpolicy)\n"  # a second import must not re-register or warn
-        "import anpolicy.env\n"
-        "anpolicy.env.register()\n"
+        "import anpolicy.sim.env\n"
+        "anpolicy.sim.env.register()\n"
         f"env = gymnasium.make({ENV_ID!r})\n"
         "print(env.spec.max_episode_steps, type(env.unwrapped).__name__)\n"
     )
@@ -45,7 +45,7 @@ def test_import_stays_light():
 def test_spec():
     spec = gym.spec(ENV_ID)
     assert spec.max_episode_steps == physics.MAX_STEPS == 1000
-    assert spec.entry_point == "anpolicy.env:CartPoleSwingUpHarderEnv"
+    assert spec.entry_point == "anpolicy.sim.env:CartPoleSwingUpHarderEnv"
     assert anpolicy.ENV_ID == ENV_ID
 
 

@@ -1,4 +1,4 @@
-"""anpolicy.experiments: merged condition runs, sweeps, recovery times, policy ablations."""
+"""anpolicy.study.experiments: merged condition runs, sweeps, recovery times, policy ablations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from anpolicy.experiments import (
+from anpolicy.sim.interventions import (
+    PermuteStateAtReshuffle,
+    ResetStateAtReshuffle,
+    ZeroPreviousAction,
+    ZeroStateEveryStep,
+)
+from anpolicy.sim.policy import AttentionNeuronPolicy
+from anpolicy.sim.rollout import rollout
+from anpolicy.sim.schedules import PermutationSchedule
+from anpolicy.study.experiments import (
     Condition,
     disturbance_onsets,
     identical_fraction,
@@ -25,15 +34,6 @@ from anpolicy.experiments import (
     uniform_attention,
     with_positions,
 )
-from anpolicy.interventions import (
-    PermuteStateAtReshuffle,
-    ResetStateAtReshuffle,
-    ZeroPreviousAction,
-    ZeroStateEveryStep,
-)
-from anpolicy.policy import AttentionNeuronPolicy
-from anpolicy.rollout import rollout
-from anpolicy.schedules import PermutationSchedule
 
 KW = dict(seed=5, max_steps=200)
 
@@ -277,8 +277,8 @@ def test_every_step_reshuffles_are_chunked_without_blowing_up_memory(agent):
     conds = [Condition("every_1", PermutationSchedule.every(1)),
              Condition("every_50", PermutationSchedule.every(50))]  # fmt: skip
     # a tiny memory budget forces one condition per rollout; results must not change
-    from anpolicy.experiments import _chunks
-    from anpolicy.schedules import ObservationChannels
+    from anpolicy.sim.schedules import ObservationChannels
+    from anpolicy.study.experiments import _chunks
 
     chunks = _chunks(conds, 8, ObservationChannels(), 200, 10_000, max_perm_bytes=8 * 200 * 5 * 8)
     assert [len(c) for c in chunks] == [1, 1]
@@ -289,7 +289,7 @@ def test_every_step_reshuffles_are_chunked_without_blowing_up_memory(agent):
 
 
 def test_paired_ratio_and_published_summary_and_schedule_permutations():
-    from anpolicy.experiments import (
+    from anpolicy.study.experiments import (
         TANG_HA_2021,
         paired_ratio,
         published_summary,

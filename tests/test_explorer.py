@@ -1,5 +1,5 @@
-"""The explorer without a browser: its computations (anpolicy.explorer_model), the panel's
-behaviour (anpolicy.widgets), and the git filter that keeps notebook outputs out of git.
+"""The explorer without a browser: its computations (anpolicy.study.explorer_model), the panel's
+behaviour (anpolicy.report.widgets), and the git filter that keeps notebook outputs out of git.
 The browser test is tests/test_explorer_live.py."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from anpolicy import physics  # noqa: E402
-from anpolicy.explorer_model import (  # noqa: E402
+from anpolicy.sim import physics  # noqa: E402
+from anpolicy.study.explorer_model import (  # noqa: E402
     ExplorerEpisode,
     attention_scores,
     first_full_episode,
@@ -99,7 +99,7 @@ def test_same_inputs_same_numbers(an):
 
 
 def test_importing_the_panel_does_not_import_torch():
-    code = "import sys, anpolicy.widgets; sys.exit('torch' in sys.modules)"
+    code = "import sys, anpolicy.report.widgets; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
@@ -109,7 +109,7 @@ def test_text_boxes_act_on_enter_only(explorer):
 
 
 def test_panel_says_live_only_after_its_frontend_answers(explorer):
-    from anpolicy.widgets import LIVE_NOTE, STATIC_NOTE
+    from anpolicy.report.widgets import LIVE_NOTE, STATIC_NOTE
 
     note = explorer.note.value
     assert "Live" not in note and "anp-static-note" in note and "<style>" in note
@@ -138,7 +138,7 @@ def test_errors_hide_the_figure_and_the_saturation(explorer):
 
 
 def test_default_episode_is_chosen_under_the_default_settings(an):
-    from anpolicy.widgets import Explorer
+    from anpolicy.report.widgets import Explorer
 
     pol, params = an
     settings = dict(permutation="1, 0, 2, 3, 4", reshuffle="every", k=50, intervention="zero_c")

@@ -1,4 +1,4 @@
-"""The fused engine (anpolicy.fused) against the PyTorch engine and the reference module."""
+"""The fused engine (anpolicy.sim.fused) against the PyTorch engine and the reference module."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from anpolicy import fused, physics
-from anpolicy.interventions import ZeroStateEveryStep
-from anpolicy.policy import AttentionNeuronPolicy, FNNPolicy
-from anpolicy.reference import ReferenceAttentionNeuron
-from anpolicy.rollout import rollout
-from anpolicy.schedules import ObservationChannels, PermutationSchedule
-from anpolicy.weights import load_agent
+from anpolicy.sim import fused, physics
+from anpolicy.sim.interventions import ZeroStateEveryStep
+from anpolicy.sim.policy import AttentionNeuronPolicy, FNNPolicy
+from anpolicy.sim.reference import ReferenceAttentionNeuron
+from anpolicy.sim.rollout import rollout
+from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
+from anpolicy.store.weights import load_agent
 
 
 def test_tanh32_is_accurate_over_the_whole_float32_range():
@@ -233,7 +233,7 @@ def test_fused_and_torch_engines_agree_in_distribution():
 
 
 def test_engine_agreement_reports_both_engines_on_the_same_episodes(random_an_params):
-    from anpolicy.experiments import engine_agreement
+    from anpolicy.study.experiments import engine_agreement
 
     params = random_an_params(population=1, scale=0.3, seed=11)
     out = engine_agreement(AttentionNeuronPolicy(), params, 40, seed=2)
@@ -246,7 +246,7 @@ def test_engine_agreement_reports_both_engines_on_the_same_episodes(random_an_pa
 def test_fused_engine_reads_replaced_position_tables(random_an_params):
     """`experiments.with_positions` (one table for all, or one per member) reaches the
     fused engine's queries as it reaches the PyTorch engine's."""
-    from anpolicy.experiments import shuffled_position_tables, with_positions
+    from anpolicy.study.experiments import shuffled_position_tables, with_positions
 
     pol = AttentionNeuronPolicy()
     params = np.repeat(random_an_params(population=1, scale=0.3, seed=12), 2, axis=0)

@@ -1,4 +1,4 @@
-"""anpolicy.learning: paired shares, attention statistics, the measurement over snapshots
+"""anpolicy.study.learning: paired shares, attention statistics, the measurement over snapshots
 (with the relative-permutation engine check at every snapshot) and the answers in words,
 each tested in both directions."""
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from anpolicy import learning
-from anpolicy.interventions import StepContext
-from anpolicy.learning import LearningCurves, Snapshot
+from anpolicy.sim.interventions import StepContext
+from anpolicy.study import learning
+from anpolicy.study.learning import LearningCurves, Snapshot
 
 
 def test_paired_share_is_the_ratio_of_means_with_a_delta_method_interval():
@@ -47,7 +47,7 @@ def test_attention_stats_count_saturation_entropy_and_noise_mass():
 @pytest.fixture(scope="module")
 def curves(random_an_params_module):
     """Two random snapshots and the shipped agent, 24 episodes: a fast real measurement."""
-    from anpolicy.data import load_shipped
+    from anpolicy.store.data import load_shipped
 
     _, shipped, _ = load_shipped("attention_neuron")
     points = [
@@ -61,7 +61,7 @@ def curves(random_an_params_module):
 
 @pytest.fixture(scope="module")
 def random_an_params_module():
-    from anpolicy.policy import AttentionNeuronPolicy
+    from anpolicy.sim.policy import AttentionNeuronPolicy
 
     n = AttentionNeuronPolicy().n_params
     return np.random.default_rng(1).normal(0, 0.5, n).astype(np.float32)
@@ -162,8 +162,8 @@ def test_relative_check_flags_a_snapshot_off_100_percent_beyond_round_off():
 
 
 def test_load_series_thins_but_keeps_the_last_snapshot(tmp_path):
-    from anpolicy.policy import AttentionNeuronPolicy
-    from anpolicy.weights import save_agent
+    from anpolicy.sim.policy import AttentionNeuronPolicy
+    from anpolicy.store.weights import save_agent
 
     policy = AttentionNeuronPolicy()
     for g in range(0, 500, 100):
@@ -196,7 +196,7 @@ def test_beyond_the_study_rows_come_from_the_saved_answers():
 def test_beyond_the_study_table_says_not_measured_without_the_chapter(tmp_path, monkeypatch):
     monkeypatch.setenv("ANPOLICY_RESULTS", str(tmp_path))
     assert learning.beyond_the_study_table().startswith("Not measured in this build")
-    from anpolicy.results import save_results
+    from anpolicy.store.results import save_results
 
     save_results(
         "learning",

@@ -1,4 +1,4 @@
-"""Population evaluation on Ray (anpolicy.distributed): the chunking alone (no Ray),
+"""Population evaluation on Ray (anpolicy.sim.distributed): the chunking alone (no Ray),
 then a real local cluster on 127.0.0.1 with 2 CPUs, started once for this module and
 torn down after it. The cluster tests skip only where Ray is not installed."""
 
@@ -15,12 +15,12 @@ import time
 import numpy as np
 import pytest
 
-from anpolicy import distributed
-from anpolicy.bench import bench_params
-from anpolicy.distributed import Job, evaluate_chunk, plan_chunks
-from anpolicy.policy import AttentionNeuronPolicy
-from anpolicy.rollout import rollout
-from anpolicy.schedules import ObservationChannels, PermutationSchedule
+from anpolicy.sim import distributed
+from anpolicy.sim.distributed import Job, evaluate_chunk, plan_chunks
+from anpolicy.sim.policy import AttentionNeuronPolicy
+from anpolicy.sim.rollout import rollout
+from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
+from anpolicy.training.bench import bench_params
 from tests.conftest import REPO
 
 STEPS = 200  # episode length cap: long enough for the closed loop to diverge on round-off
@@ -189,7 +189,7 @@ class TestTwoActors:
 
         ev.after_chunk = kill_once
         try:
-            with caplog.at_level(logging.WARNING, logger="anpolicy.distributed"):
+            with caplog.at_level(logging.WARNING, logger="anpolicy.sim.distributed"):
                 res = ev.rollout(policy, params, 48, **opts, chunk_rows=1)
         finally:
             ev.after_chunk = None
@@ -206,7 +206,7 @@ class TestTwoActors:
 def test_training_on_ray_resumes_with_the_same_optimizer_state(cluster, tmp_path):
     """4 generations in this process == 2 on Ray + a resume to 4 on Ray: same log rows,
     same centre (the optimizer state travels in the checkpoint; the cluster does not)."""
-    from anpolicy.train import TrainConfig, train
+    from anpolicy.training.train import TrainConfig, train
 
     base = dict(
         policy="attention_neuron", optimizer="pgpe", popsize=8, rollouts=3,

@@ -1,4 +1,4 @@
-"""anpolicy.recipe: run summaries read back what the trainer wrote."""
+"""anpolicy.study.recipe: run summaries read back what the trainer wrote."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from anpolicy import recipe
-from anpolicy.train import TrainConfig, train
+from anpolicy.study import recipe
+from anpolicy.training.train import TrainConfig, train
 
 TINY = dict(
     policy="fnn",

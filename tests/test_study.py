@@ -9,8 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from anpolicy import authors, study, verdicts
-from anpolicy.policy import AttentionNeuronPolicy
+from anpolicy.sim.policy import AttentionNeuronPolicy
+from anpolicy.store import authors
+from anpolicy.study import chapters as study
+from anpolicy.study import verdicts
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +150,7 @@ def test_identity_reshuffle_control_is_undisturbed(results):
 
 
 def test_float64_invariance_is_exact_where_float32_is_not(agents):
-    from anpolicy import streams
+    from anpolicy.study import streams
 
     pol, par = agents.policies["ours"], agents.params["ours"]
     x = streams.random_stream(60, 6, seed=1)

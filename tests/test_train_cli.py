@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from anpolicy.data import load_shipped, read_manifest, ship_run
-from anpolicy.es import PGPE, centered_ranks
-from anpolicy.train import TrainConfig, train
-from anpolicy.weights import CheckpointError
+from anpolicy.store.data import load_shipped, read_manifest, ship_run
+from anpolicy.store.weights import CheckpointError
+from anpolicy.training.es import PGPE, centered_ranks
+from anpolicy.training.train import TrainConfig, train
 from tests.conftest import REPO
 
 
@@ -228,7 +228,7 @@ def test_cli_bench_prints_both_figures_and_ratio():
 
 
 def test_cpu_seconds_counts_threads_per_generation():
-    from anpolicy.data import cpu_seconds
+    from anpolicy.store.data import cpu_seconds
 
     log = {"wall_s": np.array([10.0, 20.0, 25.0, 30.0]), "threads": np.array([np.nan, 1, 2, 2])}
     assert cpu_seconds(log, default_threads=1) == pytest.approx(10 + 10 + 10 + 10)
@@ -236,7 +236,7 @@ def test_cpu_seconds_counts_threads_per_generation():
 
 
 def test_upright_curriculum_starts(tmp_path):
-    from anpolicy.train import training_starts
+    from anpolicy.training.train import training_starts
 
     assert training_starts(TrainConfig(rollouts=8), 5) is None
     cfg = TrainConfig(rollouts=8, upright_starts=0.5)
@@ -250,7 +250,7 @@ def test_upright_curriculum_starts(tmp_path):
 
 
 def test_ipop_cmaes_restarts_when_converged_and_grows_the_population():
-    from anpolicy.es import IPOPCMAES
+    from anpolicy.training.es import IPOPCMAES
 
     opt = IPOPCMAES(4, popsize=6, sigma0=0.5, seed=3, restart_step_size=0.05)
     sizes = []

@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from anpolicy.data import load_shipped_snapshots, ship_run
-from anpolicy.train import TrainConfig, load_snapshots, snapshot_generations, train
+from anpolicy.store.data import load_shipped_snapshots, ship_run
+from anpolicy.training.train import TrainConfig, load_snapshots, snapshot_generations, train
 from tests.conftest import REPO
 
 TINY = dict(

@@ -1,0 +1,44 @@
+"""Figures of the training chapter's reproduction section: drawing only (the numbers come
+from `anpolicy.study.recipe`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from anpolicy.study import recipe
+
+
+def recipe_figure(run_dirs, budget_episodes: float, target: float, seed_label: str = "seed"):
+    """Validation (mean, 95 % band; 512 episodes shuffled at reset) and step size of each
+    run against training episodes (millions), with the authors' episode budget (vertical)
+    and their test score (horizontal) marked. Returns the figure."""
+    fig, (ax_val, ax_sigma) = plt.subplots(1, 2, figsize=(9.5, 3.6), constrained_layout=True)
+    for k, run in enumerate(d for d in map(Path, run_dirs) if (d / "log.jsonl").is_file()):
+        c = recipe.curves(run)
+        color = f"C{k}"
+        label = f"{seed_label} {recipe.summarize_run(run)['seed']}"
+        ax_val.plot(c["episodes_m"], c["val"], color=color, lw=1, label=label)
+        ax_val.fill_between(
+            c["episodes_m"],
+            c["val"] - c["half_ci"],
+            c["val"] + c["half_ci"],
+            color=color,
+            alpha=0.15,
+            linewidth=0,
+        )
+        ax_sigma.plot(c["step_episodes_m"], c["step_size"], color=color, lw=1)
+    for ax in (ax_val, ax_sigma):
+        ax.axvline(budget_episodes / 1e6, color="0.4", ls=":", lw=1)
+        ax.set_xlabel("training episodes (millions)")
+        ax.grid(alpha=0.3)
+    ax_val.axhline(target, color="k", ls="--", lw=1, label=f"Tang & Ha's test score ({target:.0f})")
+    ax_val.set_ylabel("validation return")
+    ax_val.legend(fontsize=8)
+    ax_sigma.set_yscale("log")
+    ax_sigma.set_ylabel("CMA-ES step size σ")
+    ax_sigma.set_title(
+        f"dotted: the authors' budget, {budget_episodes / 1e6:.1f} M episodes", fontsize=9
+    )
+    return fig

@@ -1,0 +1,11 @@
+"""The simulator: what happens in one episode, and many episodes at once.
+
+Holds the one set of CartPoleSwingUpHarder equations (`physics`), the Gymnasium env
+(`env`), the policies (`policy`: batched torch; `fused`: the numba-compiled engine;
+`reference`: one plain ``torch.nn`` Attention Neuron), permutation schedules and extra
+observation channels (`schedules`), hooks on the agent's state (`interventions`), the
+batched rollout (`rollout`) and its Ray executor (`distributed`).
+
+May import: `anpolicy.stats` and modules of this folder. Nothing from `store`,
+`training`, `study` or `report`.
+"""

@@ -1,0 +1,48 @@
+"""Training checkpoints (``checkpoint.pkl``), readable across module moves.
+
+A checkpoint pickles the optimizer object, so the file names the class by its module
+path (``anpolicy.es.CMAES``). Checkpoints written before the package was split into
+layers name the old flat modules; `load_checkpoint` maps those paths to where the
+classes live now, so a run started under the old layout resumes under the new one.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+
+# old flat module -> its module now (only modules whose classes a checkpoint can hold
+# matter, but every moved module is listed so that the map is the whole move)
+MOVED_MODULES = {
+    "anpolicy.analysis": "anpolicy.stats",
+    **{f"anpolicy.{m}": f"anpolicy.sim.{m}" for m in (
+        "physics", "env", "policy", "fused", "reference", "schedules", "interventions",
+        "rollout", "distributed")},
+    **{f"anpolicy.{m}": f"anpolicy.store.{m}" for m in ("weights", "data", "results",
+                                                       "authors")},
+    **{f"anpolicy.{m}": f"anpolicy.training.{m}" for m in (
+        "es", "train", "distill", "apg", "bench", "config_help")},
+    "anpolicy.study": "anpolicy.study.chapters",
+    **{f"anpolicy.{m}": f"anpolicy.study.{m}" for m in (
+        "experiments", "published", "claims", "verdicts", "streams", "attention",
+        "baselines", "diagnostics", "learning", "recipe", "explorer_model",
+        "chapter_params")},
+    **{f"anpolicy.{m}": f"anpolicy.report.{m}" for m in (
+        "plots", "learning_plots", "training_plots", "widgets")},
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        return super().find_class(MOVED_MODULES.get(module, module), name)
+
+
+def loads_checkpoint(data: bytes):
+    """Unpickle checkpoint bytes, mapping module paths of the old flat layout."""
+    return _Unpickler(io.BytesIO(data)).load()
+
+
+def load_checkpoint(path):
+    """Read a ``checkpoint.pkl`` (see `loads_checkpoint`)."""
+    return loads_checkpoint(Path(path).read_bytes())

@@ -1,0 +1,480 @@
+"""Step a policy over a given observation stream, with permutations and hooks.
+
+`anpolicy.sim.rollout` closes the loop (the policy's actions drive the cart). To study the
+layer itself it is cleaner to open the loop: feed the *same* observation stream to the
+policy under different channel orders and interventions and compare the actions step
+by step. `run_stream` does that with exactly the engine's conventions:
+
+- ``policy_obs[..., j] = stream[..., perm[j]]`` for the permuted channels; channels
+  beyond the permutation's length (e.g. noise) are passed through unchanged;
+- permutation ``perms[0]`` is in force from step 0 and ``perms[i]`` from
+  ``change_steps[i - 1]`` on; at each change step every intervention's
+  ``on_reshuffle(ctx, old, new)`` is called before the observation is built, then
+  ``before_policy``, the policy step, and ``after_policy`` (the same order as the
+  engine; there is no environment, so ``after_env_step`` is not called).
+
+`invariance_properties` uses it to measure the five invariance properties of the
+Attention Neuron that the architecture chapter demonstrates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from anpolicy.sim.interventions import (
+    Intervention,
+    PermuteStateAtReshuffle,
+    StepContext,
+    ZeroStateEveryStep,
+    relative_permutation,
+)
+
+
+@dataclass
+class StreamRun:
+    """Per-step outputs of `run_stream` (numpy; T steps, P members, R streams).
+
+    ``actions`` (T, P, R); ``obs`` (T, R, C) the policy input; ``perm`` (T, R, n) the
+    permutation in force; for LSTM policies ``attention`` (T, P, R, 16, C) and the state
+    after each step ``h``, ``c`` (T, P, R, C, 8) (None otherwise).
+    """
+
+    actions: np.ndarray
+    obs: np.ndarray
+    perm: np.ndarray
+    attention: np.ndarray | None = None
+    h: np.ndarray | None = None
+    c: np.ndarray | None = None
+
+
+def random_stream(
+    n_steps: int, n_streams: int, n_channels: int = 5, seed: int = 0, rho: float = 0.9
+) -> torch.Tensor:
+    """Smooth random observation streams (T, R, C) float32: independent AR(1) channels
+    ``x_t = rho x_{t-1} + sqrt(1 - rho^2) eps_t`` with unit variance (an arbitrary test
+    input: the invariances hold for any input)."""
+    if n_steps < 1 or n_streams < 1 or n_channels < 1 or not 0 <= rho < 1:
+        raise ValueError("need n_steps, n_streams, n_channels >= 1 and 0 <= rho < 1")
+    rng = np.random.default_rng(seed)
+    eps = rng.standard_normal((n_steps, n_streams, n_channels))
+    x = np.empty_like(eps)
+    x[0] = eps[0]
+    for t in range(1, n_steps):
+        x[t] = rho * x[t - 1] + np.sqrt(1 - rho**2) * eps[t]
+    return torch.as_tensor(x, dtype=torch.float32)
+
+
+def random_permutations(n_streams: int, n: int = 5, seed: int = 0) -> torch.Tensor:
+    """(R, n) int64: one uniformly random permutation of range(n) per stream."""
+    gen = torch.Generator().manual_seed(int(seed))
+    return torch.stack([torch.randperm(n, generator=gen) for _ in range(n_streams)])
+
+
+def _as_perms(perms, n_events: int, n_streams: int, n: int) -> torch.Tensor:
+    """Normalise ``perms`` to (E + 1, R, n) int64 and validate every row."""
+    if perms is None:
+        p = torch.arange(n).expand(n_events + 1, n_streams, n)
+    else:
+        p = torch.as_tensor(np.asarray(perms), dtype=torch.int64)
+        if p.ndim == 1:
+            p = p.expand(n_events + 1, n_streams, -1)
+        elif p.ndim == 2:
+            p = (
+                p.expand(n_events + 1, -1, -1)
+                if n_events == 0
+                else p[:, None].expand(-1, n_streams, -1)
+            )
+        if p.ndim != 3 or p.shape[0] != n_events + 1 or p.shape[1] != n_streams:
+            raise ValueError(
+                f"perms must be (n,), (R, n) without change steps, (E+1, n) or (E+1, R, n) "
+                f"with E = {n_events} change steps and R = {n_streams} streams; "
+                f"got {tuple(np.shape(perms))}"
+            )
+    if p.shape[-1] > n:
+        raise ValueError(f"permutations of length {p.shape[-1]} but the stream has {n} channels")
+    ok = torch.sort(p, dim=-1).values == torch.arange(p.shape[-1])
+    if not bool(ok.all()):
+        raise ValueError("every row of perms must be a permutation of 0..n-1")
+    return p.contiguous()
+
+
+class _ObsTap(Intervention):
+    """Collects the policy input of every live slot at every step."""
+
+    name = "observation_tap"
+
+    def __init__(self, n_steps: int, n_episodes: int, n_channels: int):
+        super().__init__()
+        self.obs = np.full((n_steps, n_episodes, n_channels), np.nan, dtype=np.float32)
+
+    def before_policy(self, ctx):
+        live = ctx.alive[0]
+        ep = ctx.episode[0][live].numpy()
+        self.obs[ctx.t, ep] = ctx.obs[0][live].numpy()
+
+
+def closed_loop_stream(policy, params, n_episodes: int, n_steps: int, seed: int = 0):
+    """Observation streams (n_steps, R, 5) float32 that ``policy`` itself produced:
+    run ``n_episodes`` unshuffled episodes (`anpolicy.sim.rollout.rollout`, first member of
+    ``params``) and keep the R episodes still on the track after ``n_steps`` steps.
+    Returns ``(stream, episode_indices)``."""
+    from anpolicy.sim.rollout import rollout
+
+    params = np.asarray(params)
+    tap = _ObsTap(n_steps, n_episodes, 5)
+    res = rollout(
+        policy, params.reshape(-1, params.shape[-1])[:1], n_episodes, seed=seed,
+        interventions=[tap], max_steps=n_steps,
+    )  # fmt: skip
+    keep = np.flatnonzero(res.lengths[0] >= n_steps)
+    return torch.as_tensor(tap.obs[:, keep]), keep
+
+
+@torch.no_grad()
+def run_stream(
+    policy,
+    params,
+    stream,
+    perms=None,
+    change_steps=(),
+    interventions=(),
+    record_state: bool = True,
+) -> StreamRun:
+    """Feed the observation ``stream`` (T, R, C) to ``policy`` (open loop).
+
+    ``params`` (n,) or (P, n): every member sees the same streams. ``perms``: None
+    (identity), a permutation (n,) or (R, n) used throughout, or (E + 1, n) /
+    (E + 1, R, n) with ``change_steps`` (E increasing steps >= 1). ``interventions``
+    are `anpolicy.sim.interventions.Intervention` objects, called as in the engine.
+    Returns a `StreamRun`.
+    """
+    x = torch.as_tensor(stream, dtype=torch.float32)
+    if x.ndim != 3:
+        raise ValueError(f"stream must be (T, R, C), got shape {tuple(x.shape)}")
+    n_steps, n_streams, n_chan = x.shape
+    steps = [int(s) for s in change_steps]
+    if any(s < 1 for s in steps) or steps != sorted(set(steps)):
+        raise ValueError(f"change_steps must be increasing and >= 1, got {steps}")
+    all_perms = _as_perms(perms, len(steps), n_streams, n_chan)
+    n_perm = all_perms.shape[-1]
+    change_at = {s: i + 1 for i, s in enumerate(steps)}
+
+    weights = policy.prepare(params)
+    n_pop = weights.population
+    state = policy.initial_state(n_pop, n_streams, n_chan)
+    episode = torch.arange(n_streams).expand(n_pop, n_streams).contiguous()
+    alive = torch.ones(n_pop, n_streams, dtype=torch.bool)
+    hooks = list(interventions)
+    perm = all_perms[0].expand(n_pop, -1, -1)
+    out = {"actions": [], "obs": [], "perm": [], "attention": [], "h": [], "c": []}
+    for t in range(n_steps):
+        ctx = StepContext(t, episode, state, perm, alive, n_permuted=n_perm)
+        if t in change_at:
+            new = all_perms[change_at[t]].expand(n_pop, -1, -1)
+            for hook in hooks:
+                hook.on_reshuffle(ctx, perm, new)
+            perm = ctx.perm = new
+        obs = x[t].expand(n_pop, -1, -1)
+        permuted = torch.gather(obs[..., :n_perm], -1, perm)
+        ctx.obs = torch.cat([permuted, obs[..., n_perm:]], dim=-1)
+        for hook in hooks:
+            hook.before_policy(ctx)
+        action, ctx.state, ctx.attention = policy.step(weights, ctx.obs, ctx.state)
+        ctx.action = action
+        for hook in hooks:
+            hook.after_policy(ctx)
+        state = ctx.state
+        out["actions"].append(ctx.action.clone())
+        out["obs"].append(ctx.obs[0].clone())
+        out["perm"].append(perm[0].clone())
+        if ctx.attention is not None:
+            out["attention"].append(ctx.attention.clone())
+        if record_state and "h" in state:
+            out["h"].append(state["h"].clone())
+            out["c"].append(state["c"].clone())
+
+    def stack(key):
+        return torch.stack(out[key]).numpy() if out[key] else None
+
+    return StreamRun(
+        actions=stack("actions"),
+        obs=stack("obs"),
+        perm=stack("perm"),
+        attention=stack("attention"),
+        h=stack("h"),
+        c=stack("c"),
+    )
+
+
+def invariance_properties(
+    policy,
+    params,
+    n_steps: int = 200,
+    n_streams: int = 16,
+    reshuffle_step: int = 100,
+    seed: int = 0,
+    n_channels: int = 5,
+    stream=None,
+) -> dict:
+    """Measure the five invariance properties of the Attention Neuron on observation
+    streams: ``stream`` (T, R, C) if given (e.g. from `closed_loop_stream`), else
+    `random_stream` (n_steps, n_streams, n_channels, seed).
+
+    Every stream is run unshuffled (the reference) and under permutations ``p1`` (from
+    step 0) and ``p2`` (from ``reshuffle_step``), one random pair per stream; stream 0
+    uses the identity as ``p1`` so that (e) covers that case too. Returns a dict of
+    results, each with ``max_abs_diff`` (the largest |difference| over steps, streams and
+    members) and a one-line ``claim``:
+
+    - ``a_fixed``: ``p1`` throughout vs unshuffled (actions);
+    - ``b_relative``: reshuffle with `PermuteStateAtReshuffle("relative")` vs unshuffled;
+    - ``c_no_intervention``: reshuffle, state left in place vs unshuffled, after the
+      reshuffle (``before`` holds the difference before it, which is zero by (a));
+    - ``d_zero_state``: h and c zeroed every step: attention under the reshuffle schedule
+      vs the unshuffled attention with its columns permuted (``action_diff`` too);
+    - ``e_absolute``: `PermuteStateAtReshuffle("absolute")` vs ``"relative"`` after the
+      reshuffle, per stream: actions (``per_stream``) and the hidden state after the
+      reshuffle step (``per_stream_state``), split by whether ``p1`` was the identity.
+
+    ``traces`` holds the actions (T, P, R) of each condition for plotting.
+    """
+    if stream is None:
+        stream = random_stream(n_steps, n_streams, n_channels, seed=seed)
+    stream = torch.as_tensor(stream, dtype=torch.float32)
+    n_steps, n_streams, n = stream.shape
+    if not 1 <= reshuffle_step < n_steps:
+        raise ValueError(f"reshuffle_step must be in [1, {n_steps}), got {reshuffle_step}")
+    p1 = random_permutations(n_streams, n, seed=seed + 1)
+    p2 = random_permutations(n_streams, n, seed=seed + 2)
+    p1[0] = torch.arange(n)
+    shuffled = dict(perms=torch.stack([p1, p2]), change_steps=[reshuffle_step])
+    k = reshuffle_step
+
+    def diff(a, b):
+        return float(np.max(np.abs(a - b)))
+
+    base = run_stream(policy, params, stream)
+    fixed = run_stream(policy, params, stream, perms=p1)
+    rel = run_stream(
+        policy, params, stream, interventions=[PermuteStateAtReshuffle("relative")], **shuffled
+    )
+    plain = run_stream(policy, params, stream, **shuffled)
+    absolute = run_stream(
+        policy, params, stream, interventions=[PermuteStateAtReshuffle("absolute")], **shuffled
+    )
+    zero = [ZeroStateEveryStep(("h", "c"))]
+    z_base = run_stream(policy, params, stream, interventions=zero)
+    z_shuf = run_stream(policy, params, stream, interventions=zero, **shuffled)
+    # unshuffled attention, columns permuted like the observation: A'[:, j] = A[:, perm[j]]
+    perm_t = z_shuf.perm  # (T, R, n)
+    idx = np.broadcast_to(perm_t[:, None, :, None, :], z_base.attention.shape)
+    expected = np.take_along_axis(z_base.attention, idx, axis=-1)
+
+    per_stream = np.abs(absolute.actions[k:] - rel.actions[k:]).max(axis=(0, 1))
+    # the state right after the reshuffle step (same input, different rows moved in)
+    per_stream_state = np.abs(absolute.h[k] - rel.h[k]).max(axis=(0, 2, 3))
+    moved = (relative_permutation(p1, p2) != p2).any(-1).numpy()
+    p1_identity = (p1 == torch.arange(n)).all(-1).numpy()
+    return {
+        "a_fixed": {
+            "claim": "a fixed permutation from the first step leaves every action unchanged",
+            "max_abs_diff": diff(fixed.actions, base.actions),
+        },
+        "b_relative": {
+            "claim": "a reshuffle with the state rows moved by the relative permutation "
+            "leaves every action unchanged",
+            "max_abs_diff": diff(rel.actions, base.actions),
+        },
+        "c_no_intervention": {
+            "claim": "a reshuffle without moving the state changes the actions",
+            "max_abs_diff": diff(plain.actions[k:], base.actions[k:]),
+            "before": diff(plain.actions[:k], base.actions[:k]),
+        },
+        "d_zero_state": {
+            "claim": "with h and c zeroed every step the attention columns permute "
+            "exactly with the observation",
+            "max_abs_diff": diff(z_shuf.attention, expected),
+            "action_diff": diff(z_shuf.actions, z_base.actions),
+        },
+        "e_absolute": {
+            "claim": "the absolute-index state permutation differs from the relative one "
+            "whenever the previous permutation was not the identity",
+            "max_abs_diff": float(per_stream.max()),
+            "per_stream": per_stream.tolist(),
+            "per_stream_state": per_stream_state.tolist(),
+            "min_state_diff_non_identity": float(
+                per_stream_state[~p1_identity].min(initial=np.inf)
+            ),
+            "max_state_diff_identity": float(per_stream_state[p1_identity].max(initial=0.0)),
+            "p1_identity": p1_identity.tolist(),
+            "moved_differently": moved.tolist(),
+            "max_abs_diff_identity": float(per_stream[p1_identity].max(initial=0.0)),
+            "min_abs_diff_non_identity": float(per_stream[~p1_identity].min(initial=np.inf)),
+        },
+        "traces": {
+            "unshuffled": base.actions,
+            "fixed": fixed.actions,
+            "relative": rel.actions,
+            "no_intervention": plain.actions,
+            "absolute": absolute.actions,
+        },
+        "reshuffle_step": k,
+        "n_steps": n_steps,
+        "n_streams": n_streams,
+        "p1": p1.numpy(),
+        "p2": p2.numpy(),
+    }
+
+
+@torch.no_grad()
+def explain_step(policy, params, obs, prev_action: float = 0.0, h=None, c=None) -> dict:
+    """One Attention Neuron step for a single episode, written out plainly (with
+    `torch.nn.LSTMCell`, independent of the batched `policy.step`), returning every
+    intermediate tensor by name: ``lstm_input`` (C, 2), ``h``, ``c`` (C, 8), ``K``
+    (C, 32), ``Q`` (16, 32), ``A`` (16, C), ``m`` (16,), ``action`` (1,)."""
+    w = {k: v[0] for k, v in policy.unflatten(params).items()}
+    o = torch.as_tensor(np.asarray(obs), dtype=torch.float32).reshape(-1)
+    n = o.shape[0]
+    d = policy.pos_em_dim
+    h = torch.zeros(n, d) if h is None else torch.as_tensor(h, dtype=torch.float32)
+    c = torch.zeros(n, d) if c is None else torch.as_tensor(c, dtype=torch.float32)
+    cell = torch.nn.LSTMCell(2, d)
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        getattr(cell, name).copy_(w[f"lstm.{name}"])
+    x = torch.stack([o, torch.full((n,), float(prev_action))], dim=1)  # (C, 2)
+    h1, c1 = cell(x, (h, c))
+    keys = h1 @ w["proj_k.weight"].T  # (C, 32)
+    queries = policy.positions @ w["proj_q.weight"].T  # (16, 32)
+    att = torch.tanh(queries @ keys.T)  # (16, C)
+    msg = torch.tanh(att @ o)  # (16,)
+    action = torch.tanh(w["out.weight"] @ msg + w["out.bias"])  # (1,)
+    out = {
+        "o_t": o,
+        "lstm_input": x,
+        "h": h1,
+        "c": c1,
+        "K": keys,
+        "P (positions)": policy.positions,
+        "Q": queries,
+        "A": att,
+        "m": msg,
+        "action": action,
+    }
+    return {k: v.numpy() for k, v in out.items()}
+
+
+INVARIANCE_LABELS = {
+    "a_fixed": "(a) fixed permutation from step 0: actions",
+    "b_relative": "(b) reshuffle + relative state permutation: actions",
+    "c_no_intervention": "(c) reshuffle, state left in place: actions after it",
+    "d_zero_state": "(d) h, c zeroed each step: attention vs permuted columns",
+    "e_absolute": "(e) absolute vs relative state permutation: actions after it",
+}
+INVARIANCE_EXPECTED = {
+    "a_fixed": "0",
+    "b_relative": "0",
+    "c_no_intervention": "> 0",
+    "d_zero_state": "0",
+    "e_absolute": "> 0 unless perm_1 = identity",
+}
+
+
+def invariance_table(props: dict):
+    """A pandas table of `invariance_properties` results: one row per property, the
+    expected value and the measured max |difference| of each setting in ``props``."""
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {name: [r[k]["max_abs_diff"] for k in INVARIANCE_LABELS] for name, r in props.items()},
+        index=list(INVARIANCE_LABELS.values()),
+    )
+    table.insert(0, "expected", list(INVARIANCE_EXPECTED.values()))
+    table.index.name = "property"
+    return table
+
+
+# ------------------------------------------------------- the float64 check
+
+
+def _step64(w: dict, pos, o, prev_a, h, c, zero_state: bool = False):
+    """One Attention Neuron step in float64 for R streams: ``o`` (R, C), ``prev_a`` (R,),
+    ``h``, ``c`` (R, C, 8). Returns (action (R,), h, c, A (R, 16, C))."""
+    if zero_state:
+        h, c = torch.zeros_like(h), torch.zeros_like(c)
+    x = torch.stack([o, prev_a[:, None].expand_as(o)], dim=-1)  # (R, C, 2)
+    gates = x @ w["lstm.weight_ih"].T + w["lstm.bias_ih"] + h @ w["lstm.weight_hh"].T
+    gates = gates + w["lstm.bias_hh"]
+    i, f, g, og = gates.chunk(4, dim=-1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h = torch.sigmoid(og) * torch.tanh(c)
+    keys = h @ w["proj_k.weight"].T  # (R, C, 32)
+    queries = pos @ w["proj_q.weight"].T  # (16, 32)
+    att = torch.tanh(torch.einsum("qd,rcd->rqc", queries, keys))  # (R, 16, C)
+    msg = torch.tanh(torch.einsum("rqc,rc->rq", att, o))
+    action = torch.tanh(msg @ w["out.weight"].reshape(-1) + w["out.bias"].reshape(()))
+    return action, h, c, att
+
+
+def run_stream64(policy, params, stream, perms=None, change_step=None, relative=True,
+                 zero_state=False):  # fmt: skip
+    """`run_stream` in float64 for one parameter vector: ``perms`` (2, R, C) with a
+    reshuffle from ``perms[0]`` to ``perms[1]`` at ``change_step`` (state rows moved by
+    the relative permutation when ``relative``), or (R, C) throughout, or None.
+    Returns (actions (T, R), attention (T, R, 16, C)) as float64 numpy arrays."""
+    w = {k: v[0].to(torch.float64) for k, v in policy.unflatten(params).items()}
+    pos = policy.positions.to(torch.float64)
+    x = torch.as_tensor(np.asarray(stream), dtype=torch.float64)
+    n_steps, r, n = x.shape
+    if perms is None:
+        perms = torch.arange(n).expand(r, n)
+    perms = torch.as_tensor(perms)
+    perm = perms[0] if perms.ndim == 3 else perms
+    h = torch.zeros(r, n, w["proj_k.weight"].shape[1], dtype=torch.float64)
+    c, a = torch.zeros_like(h), torch.zeros(r, dtype=torch.float64)
+    actions, atts = [], []
+    for t in range(n_steps):
+        if perms.ndim == 3 and t == change_step:
+            if relative:
+                rows = torch.gather(torch.argsort(perm, dim=-1), -1, perms[1])
+                idx = rows[..., None].expand_as(h)
+                h, c = torch.gather(h, 1, idx), torch.gather(c, 1, idx)
+            perm = perms[1]
+        o = torch.gather(x[t], -1, perm)
+        a, h, c, att = _step64(w, pos, o, a, h, c, zero_state)
+        actions.append(a)
+        atts.append(att)
+    return torch.stack(actions).numpy(), torch.stack(atts).numpy()
+
+
+def invariance_float64(policy, params, stream, reshuffle_step: int, seed: int = 0) -> dict:
+    """Properties (a), (b), (d) of `invariance_properties` recomputed in float64 on the
+    same stream and permutations: ``{key: max |difference|}``, plus ``first_step_f32``:
+    the largest float32 action difference of (a) at step 0 (one step of round-off)."""
+    stream = torch.as_tensor(np.asarray(stream), dtype=torch.float64)
+    _, n_streams, n = stream.shape
+    p1 = random_permutations(n_streams, n, seed=seed + 1)
+    p2 = random_permutations(n_streams, n, seed=seed + 2)
+    p1[0] = torch.arange(n)
+    base_a, base_att = run_stream64(policy, params, stream)
+    fixed_a, _ = run_stream64(policy, params, stream, perms=p1)
+    rel_a, _ = run_stream64(policy, params, stream, torch.stack([p1, p2]), reshuffle_step)
+    z_base_a, z_base_att = run_stream64(policy, params, stream, zero_state=True)
+    _, z_att = run_stream64(policy, params, stream, torch.stack([p1, p2]), reshuffle_step,
+                            relative=False, zero_state=True)  # fmt: skip
+    perm_t = np.concatenate(
+        [np.broadcast_to(p1.numpy(), (reshuffle_step, n_streams, n)),
+         np.broadcast_to(p2.numpy(), (stream.shape[0] - reshuffle_step, n_streams, n))]
+    )  # fmt: skip
+    idx = np.broadcast_to(perm_t[:, :, None, :], z_base_att.shape)
+    want = np.take_along_axis(z_base_att, idx, axis=-1)  # column j carries channel perm[j]
+    f32 = run_stream(policy, params, stream[:1].float(), perms=p1).actions
+    f32_base = run_stream(policy, params, stream[:1].float()).actions
+    return {
+        "a_fixed": float(np.abs(fixed_a - base_a).max()),
+        "b_relative": float(np.abs(rel_a - base_a).max()),
+        "d_zero_state": float(np.abs(z_att - want).max()),
+        "first_step_f32": float(np.abs(f32[0] - f32_base[0]).max()),
+    }
