@@ -54,17 +54,38 @@ def paired_difference(a, b) -> dict:
     return summarize(a - b)
 
 
+def bootstrap_indices(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot, n) indices: each row draws ``n`` of ``range(n)`` with replacement (the
+    one bootstrap resampling; paired samples index every array with the same rows)."""
+    return rng.integers(0, n, size=(n_boot, n))
+
+
 def bootstrap_ci(x, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple:
     """Percentile bootstrap CI of the mean of ``x``."""
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
+    means = x[bootstrap_indices(x.size, n_boot, rng)].mean(axis=1)
     lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
 
 
+def format_ci(s: dict | None, spec: str = ".0f", n: bool = False, minus_zero: bool = True) -> str:
+    """'491 [483, 499]' from a summary dict (``mean``, ``ci95``; ``n`` with ``n=True``:
+    '491 [483, 499] (n=10000)'), each number formatted with ``spec`` ('+.1f', '.3g');
+    'n/a' for None. ``minus_zero=False`` writes a number that rounds to zero as 0, not -0.
+    """
+    if not s:
+        return "n/a"
+
+    def f(v):
+        text = format(v, spec)
+        return format(0.0, spec) if not minus_zero and float(text) == 0 else text
+
+    lo, hi = s["ci95"]
+    text = f"{f(s['mean'])} [{f(lo)}, {f(hi)}]"
+    return f"{text} (n={s['n']})" if n else text
+
+
 def format_mean_ci(s: dict, digits: int = 0) -> str:
     """'491 [483, 499] (n=10000)' from a `summarize` dict."""
-    f = f"{{:.{digits}f}}"
-    lo, hi = s["ci95"]
-    return f"{f.format(s['mean'])} [{f.format(lo)}, {f.format(hi)}] (n={s['n']})"
+    return format_ci(s, f".{digits}f", n=True)

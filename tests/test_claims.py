@@ -142,7 +142,7 @@ def test_chapter_types_no_published_number(chapter):
 STUDY_MODULES = ["stats", "study/attention", "study/claims", "study/experiments",
                  "report/plots", "study/published", "store/results", "study/streams",
                  "study/chapters", "study/verdicts", "store/authors",
-                 "study/diagnostics"]  # fmt: skip
+                 "study/diagnostics", "study/learning"]  # fmt: skip
 
 
 def test_thresholds_defined_once_in_the_package():

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from anpolicy.store.files import write_atomic
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -131,16 +132,7 @@ def _keep(data: bytes, origin: str) -> Path:
         raise AuthorsWeightsError(
             f"{origin}: SHA-256 {got} does not match the pinned {SHA256}; nothing was kept"
         )
-    dest = store_path()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    dest = write_atomic(store_path(), data)
     (dest.parent / "SOURCE.txt").write_text(
         f"{origin}\nsha256 {SHA256}\n{CITATION}\nNot part of this project; never commit it.\n"
     )

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from anpolicy.store.files import write_atomic
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -35,12 +37,7 @@ def _plain(x):
 
 def save_results(chapter: str, results: dict) -> Path:
     """Write ``results`` (JSON-able; numpy values are converted) for ``chapter``."""
-    path = results_dir() / f"{chapter}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_plain(results), indent=2))
-    os.replace(tmp, path)
-    return path
+    return write_atomic(results_dir() / f"{chapter}.json", json.dumps(_plain(results), indent=2))
 
 
 def load_results(chapter: str) -> dict:

@@ -8,15 +8,15 @@ default Attention Neuron. Anything else is an error that says what is wrong.
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from anpolicy.sim.policy import AttentionNeuronPolicy, make_policy
+from anpolicy.store.files import write_atomic
 
 
 class CheckpointError(ValueError):
@@ -151,19 +151,11 @@ def save_agent(path, policy, params, meta: dict | None = None) -> Path:
     params = np.asarray(params, dtype=np.float32).reshape(-1)
     if params.shape[0] != policy.n_params or not np.isfinite(params).all():
         raise ValueError(f"params must be {policy.n_params} finite values, got {params.shape}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(
-            tmp,
-            params=params,
-            spec=np.array(json.dumps(policy.spec())),
-            meta=np.array(json.dumps(meta or {}, default=str)),
-        )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    buf = io.BytesIO()
+    np.savez(
+        buf,
+        params=params,
+        spec=np.array(json.dumps(policy.spec())),
+        meta=np.array(json.dumps(meta or {}, default=str)),
+    )
+    return write_atomic(path, buf.getvalue())

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from anpolicy import stats
 from anpolicy.sim import physics
 from anpolicy.sim.interventions import (
     Intervention,
@@ -312,7 +313,7 @@ def value_bands(values, t_shuffle: int, min_episodes: int = 10, n_boot: int = 20
         v = values[t][np.isfinite(values[t])]
         out["mean"][i] = v.mean()
         if n_boot:
-            means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
+            means = v[stats.bootstrap_indices(v.size, n_boot, rng)].mean(axis=1)
             out["lo"][i], out["hi"][i] = np.quantile(means, [0.025, 0.975])
         else:
             half = Z95 * v.std(ddof=1) / np.sqrt(v.size)
@@ -436,16 +437,8 @@ def summarize_or_none(x) -> dict | None:
 
 
 def format_ci(s: dict | None, spec: str = ".3g") -> str:
-    """'0.135 [0.129, 0.141] (n=463)' with any format spec; 'n/a' for None."""
-    if not s:
-        return "n/a"
-
-    def f(v):
-        text = format(v, spec)
-        return format(0.0, spec) if float(text) == 0 else text  # no "-0"
-
-    lo, hi = s["ci95"]
-    return f"{f(s['mean'])} [{f(lo)}, {f(hi)}] (n={s['n']})"
+    """'0.135 [0.129, 0.141] (n=463)' with any format spec, no '-0'; 'n/a' for None."""
+    return stats.format_ci(s, spec, n=True, minus_zero=False)
 
 
 def steps_below(bands: dict, level: float) -> int | None:

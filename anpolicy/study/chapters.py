@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 
 from anpolicy.stats import paired_difference, proportion_ci, summarize
 from anpolicy.store import authors
+from anpolicy.store.files import write_atomic
 from anpolicy.store.results import _plain, results_dir
 from anpolicy.study import claims
 from anpolicy.study.published import STUDY_2025, TANG_HA_INTERVALS
@@ -223,12 +223,8 @@ class StudyResult:
 
     def save(self, folder: Path | None = None) -> Path:
         folder = Path(folder or results_dir())
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{self.chapter}.study.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1))
-        os.replace(tmp, path)
-        return path
+        text = json.dumps(self.to_dict(), indent=1)
+        return write_atomic(folder / f"{self.chapter}.study.json", text)
 
     @classmethod
     def from_dict(cls, d: dict) -> StudyResult:

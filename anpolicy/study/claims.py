@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from anpolicy.stats import proportion_ci
+from anpolicy.stats import format_ci, proportion_ci
 
 #: a paired change of the mean return counts as "no measurable change" when its 95 %
 #: CI lies within +-EQUIVALENCE of the reference condition's mean return
@@ -49,6 +49,20 @@ FEW_DOZEN = 50
 IDENTICAL_ATOL = 1e-3
 #: the reward band of the recovery measure (per-step reward, in [-1, 1])
 RECOVERY_TOL = 0.1
+#: how an agent learns (`anpolicy.study.learning`): |Spearman rho| across snapshots at
+#: or above TREND_RHO is a trend
+TREND_RHO = 0.5
+#: zeroing h, c keeps less than MEMORY_DEPENDENT of the return (whole CI below): the
+#: snapshot depends on its memory
+MEMORY_DEPENDENT = 0.5
+#: "early": within this share of the run's training episodes
+EARLY = 1 / 3
+#: a change of the saturated share by SATURATION_CHANGE or more is a change
+SATURATION_CHANGE = 0.10
+#: the relative-permutation check fails on a share off 100 % by more than
+#: RELATIVE_TOLERANCE, with its CI excluding 100 % (round-off alone moves paired returns
+#: a little)
+RELATIVE_TOLERANCE = 0.01
 
 THRESHOLDS = {
     "EQUIVALENCE": EQUIVALENCE,
@@ -65,6 +79,11 @@ THRESHOLDS = {
     "FILTER_MARGIN": FILTER_MARGIN,
     "IDENTICAL_ATOL": IDENTICAL_ATOL,
     "RECOVERY_TOL": RECOVERY_TOL,
+    "TREND_RHO": TREND_RHO,
+    "MEMORY_DEPENDENT": MEMORY_DEPENDENT,
+    "EARLY": EARLY,
+    "SATURATION_CHANGE": SATURATION_CHANGE,
+    "RELATIVE_TOLERANCE": RELATIVE_TOLERANCE,
 }
 
 
@@ -73,9 +92,7 @@ THRESHOLDS = {
 
 def ci(s: dict, digits: int = 0, sign: bool = False) -> str:
     """'164 [156, 172]' from a summary dict."""
-    spec = f"{'+' if sign else ''}.{digits}f"
-    lo, hi = s["ci95"]
-    return f"{format(s['mean'], spec)} [{format(lo, spec)}, {format(hi, spec)}]"
+    return format_ci(s, f"{'+' if sign else ''}.{digits}f")
 
 
 def pct(frac: float, lo: float | None = None, hi: float | None = None, digits: int = 0) -> str:

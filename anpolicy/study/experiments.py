@@ -33,7 +33,7 @@ from anpolicy.sim.interventions import Intervention, StepContext
 from anpolicy.sim.policy import AttentionNeuronPolicy
 from anpolicy.sim.rollout import episode_randomness, rollout
 from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
-from anpolicy.stats import paired_difference, proportion_ci, summarize
+from anpolicy.stats import bootstrap_indices, paired_difference, proportion_ci, summarize
 from anpolicy.study.published import STUDY_2025, TANG_HA_2021, TANG_HA_INTERVALS, published_summary
 
 __all__ = [
@@ -360,7 +360,7 @@ def paired_ratio(a, b, n_boot: int = 2000, seed: int = 0) -> dict:
     a, b = np.asarray(a, np.float64).reshape(-1), np.asarray(b, np.float64).reshape(-1)
     if a.shape != b.shape or a.size == 0:
         raise ValueError(f"paired samples need equal non-empty shapes, got {a.shape}, {b.shape}")
-    idx = np.random.default_rng(seed).integers(0, a.size, size=(n_boot, a.size))
+    idx = bootstrap_indices(a.size, n_boot, np.random.default_rng(seed))
     boots = a[idx].mean(axis=1) / b[idx].mean(axis=1)
     lo, hi = np.quantile(boots, [0.025, 0.975])
     return {"ratio": float(a.mean() / b.mean()), "ci95": [float(lo), float(hi)], "n": int(a.size)}
@@ -450,7 +450,7 @@ def median_ci(x, n_boot: int = 2000, seed: int = 0) -> tuple[float, list[float]]
         return float("nan"), [float("nan"), float("nan")]
     rng = np.random.default_rng(seed)
     boots = np.quantile(
-        x[rng.integers(0, x.size, size=(n_boot, x.size))], 0.5, axis=1, method="inverted_cdf"
+        x[bootstrap_indices(x.size, n_boot, rng)], 0.5, axis=1, method="inverted_cdf"
     )
     lo, hi = np.quantile(boots, [0.025, 0.975], method="inverted_cdf")
     return _quantile(x, 0.5), [float(lo), float(hi)]

@@ -43,7 +43,15 @@ from anpolicy.sim.rollout import rollout
 from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
 from anpolicy.stats import Z95
 from anpolicy.store.weights import load_agent
-from anpolicy.study.claims import EQUIVALENCE, SATURATED  # the book's thresholds, kept once
+from anpolicy.study.claims import (  # the book's thresholds, kept once
+    EARLY,
+    EQUIVALENCE,
+    MEMORY_DEPENDENT,
+    RELATIVE_TOLERANCE,
+    SATURATED,
+    SATURATION_CHANGE,
+    TREND_RHO,
+)
 
 SCHEMA_VERSION = 1
 CONDITIONS = ("unshuffled", "shuffled", "every25", "every100", "every25_relative", "zero_hc")
@@ -324,12 +332,7 @@ def measure(
 
 
 # ---------------------------------------------------------------- answers from numbers
-TREND_RHO = 0.5  # |Spearman rho| across snapshots at or above this is a trend
-MEMORY_DEPENDENT = 0.5  # zeroing h, c keeps less than this share (whole CI below): depends
-EARLY = 1 / 3  # "early": within this share of the run's training episodes
-SATURATION_CHANGE = 0.10  # a change of the saturated share by this much is a change
-RELATIVE_TOLERANCE = 0.01  # the relative-permutation check fails on a share off 100 % by
-# more than this, with its CI excluding 100 % (round-off alone moves paired returns a little)
+# (thresholds: `anpolicy.study.claims`)
 
 
 def _training(curves: LearningCurves) -> np.ndarray:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anpolicy.stats import Z95
+from anpolicy.stats import Z95, format_ci
 from anpolicy.store.data import cpu_seconds
 
 CHECKPOINTS = (500, 1000, 2000, 5000)  # generations at which validation is reported
@@ -138,7 +138,10 @@ def table(rows: list[dict]):
     out = []
     for r in rows:
         test = (
-            f"{r['test_mean']:.0f} [{r['test_lo']:.0f}, {r['test_hi']:.0f}] (n={r['test_n']})"
+            format_ci(
+                {"mean": r["test_mean"], "ci95": [r["test_lo"], r["test_hi"]], "n": r["test_n"]},
+                n=True,
+            )
             if r["test_n"]
             else "—"
         )

@@ -31,8 +31,6 @@ Usage: ``python -m anpolicy apg --init-from data/agents/attention_neuron.npz
 from __future__ import annotations
 
 import json
-import pickle
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -46,10 +44,11 @@ from anpolicy.sim.policy import AttentionNeuronPolicy
 from anpolicy.sim.rollout import rollout
 from anpolicy.sim.schedules import PermutationSchedule
 from anpolicy.stats import summarize
-from anpolicy.store.checkpoint import load_checkpoint
+from anpolicy.store.checkpoint import RunClock, load_checkpoint
+from anpolicy.store.checkpoint import save_checkpoint as save_checkpoint_file
 from anpolicy.store.weights import load_agent, save_agent
 from anpolicy.training.distill import BatchedAttentionNeuron
-from anpolicy.training.train import _atomic_write_bytes, _log_upto, code_version
+from anpolicy.training.train import _log_upto, code_version
 
 
 @dataclass
@@ -172,16 +171,14 @@ def apg(cfg: APGConfig, resume: bool = False, progress: bool = True) -> Path:
                 + "\n"
             )
     log = open(run / "log.jsonl", "a")
-    t_start, wall0, last_ckpt = time.time(), st["wall_s"], time.time()
-
-    def elapsed():
-        return wall0 + time.time() - t_start
+    clock = RunClock(st["wall_s"], cfg.checkpoint_minutes)
+    elapsed = clock.elapsed
 
     def save_checkpoint():
         st["wall_s"] = elapsed()
         st["params"] = model.flat()
         st["opt"] = opt.state_dict()
-        _atomic_write_bytes(ckpt, pickle.dumps(st))
+        save_checkpoint_file(ckpt, st)
 
     bar = tqdm(total=cfg.iterations, initial=st["iter"], disable=not progress, desc="apg")
     while st["iter"] < cfg.iterations and elapsed() < 60 * cfg.minutes:
@@ -200,9 +197,9 @@ def apg(cfg: APGConfig, resume: bool = False, progress: bool = True) -> Path:
         log.flush()
         bar.update(1)
         bar.set_postfix(ret=f"{row['return']:.0f}", val=f"{row.get('val_mean', float('nan')):.0f}")
-        if time.time() - last_ckpt >= 60 * cfg.checkpoint_minutes:
+        if clock.checkpoint_due():
             save_checkpoint()
-            last_ckpt = time.time()
+            clock.saved()
     bar.close()
     save_checkpoint()
     log.close()

@@ -17,12 +17,8 @@ generations after the checkpoint (log rows and snapshots) are redone, never dupl
 from __future__ import annotations
 
 import json
-import os
-import pickle
 import signal
 import subprocess
-import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,7 +31,8 @@ from anpolicy.sim.policy import AttentionNeuronPolicy, FNNPolicy
 from anpolicy.sim.rollout import ENGINES, rollout
 from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
 from anpolicy.stats import summarize
-from anpolicy.store.checkpoint import load_checkpoint
+from anpolicy.store.checkpoint import RunClock, load_checkpoint
+from anpolicy.store.checkpoint import save_checkpoint as save_checkpoint_file
 from anpolicy.store.weights import load_agent, save_agent
 from anpolicy.training.es import CMAES, IPOPCMAES, PGPE
 
@@ -149,15 +146,6 @@ def load_snapshots(run_dir) -> list[tuple[object, np.ndarray, dict]]:
     ``meta`` holds ``generation``, ``episodes`` (training episodes seen), ``env_steps``,
     ``wall_s``, ``validation_mean`` and ``validation_se``."""
     return [load_agent(snapshot_path(run_dir, g)) for g in snapshot_generations(run_dir)]
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _log_upto(log_path: Path, step: int, key: str = "gen") -> str:
@@ -279,13 +267,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         population_rollout = evaluator.rollout
     opt, task_rng = st["optimizer"], st["task_rng"]
     log = open(log_path, "a")
-    t_start, wall0 = time.time(), st["wall_s"]
-    last_ckpt = time.time()
+    clock = RunClock(st["wall_s"], cfg.checkpoint_minutes)
     # runs saved before the count existed had a fixed population
     st.setdefault("episodes", st["gen"] * cfg.popsize * cfg.rollouts)
 
-    def elapsed() -> float:
-        return wall0 + time.time() - t_start
+    elapsed = clock.elapsed
 
     def validate_center(row: dict) -> None:
         """Validate the centre into ``row``; keep it as the best (and best.npz) if it is."""
@@ -333,7 +319,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
 
     def save_checkpoint():
         st["wall_s"] = elapsed()
-        _atomic_write_bytes(ckpt_path, pickle.dumps(st))
+        save_checkpoint_file(ckpt_path, st)
 
     def out_of_budget() -> bool:
         return (
@@ -399,9 +385,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             sigma=f"{opt.step_size:.4f}",
             val=f"{row.get('val_mean', float('nan')):.0f}",
         )
-        if time.time() - last_ckpt >= 60 * cfg.checkpoint_minutes:
+        if clock.checkpoint_due():
             save_checkpoint()
-            last_ckpt = time.time()
+            clock.saved()
     bar.close()
     if evaluator is not None:
         evaluator.close()
