@@ -6,7 +6,7 @@ two can never drift apart. Every function works on numpy arrays and torch tensor
 (anything with ``sin``/``cos`` in its array namespace) and on any leading batch shape.
 
 State layout: ``(..., 4)`` = ``[x, x_dot, theta, theta_dot]`` in m, m/s, rad, rad/s,
-float64 (see DESIGN.md §4: the original dynamics run in float64; float32 state changes
+float64 (see the design card, §4: the original dynamics run in float64; float32 state changes
 closed-loop behaviour of the chaotic pretrained policy).
 
 Constants follow Freeman, Metz & Ha (2019), identical in Tang & Ha's (2021) code.
