@@ -62,3 +62,33 @@ def explorer(an):
     ex = Explorer(pol, params, agent="random", seed=1, episode=2, step=5)
     yield ex
     plt.close("all")
+
+
+# ------------------------------------------------------------- markers and helpers
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that needs the built book (the `built` fixture, directly or through
+    another fixture) is ``slow``: ``pytest -m "not slow"`` is the quick loop; ``.ci/run``
+    runs everything."""
+    for item in items:
+        if "built" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+def run_cli(*args, check: bool = True):
+    """``python -m anpolicy ARGS`` from the repository root; asserts exit status 0 when
+    ``check``. Returns the `subprocess.CompletedProcess` (text output)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "anpolicy", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out

@@ -14,7 +14,7 @@ from anpolicy.store.weights import load_agent, save_agent
 from anpolicy.study.diagnostics import behaviour_profile, count_falls
 from anpolicy.training.apg import APGConfig, apg, train_iteration
 from anpolicy.training.distill import BatchedAttentionNeuron
-from tests.test_train_cli import _cli
+from tests.conftest import run_cli as _cli
 
 NAN = np.nan
 

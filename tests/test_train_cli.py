@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from anpolicy.store.weights import CheckpointError
 from anpolicy.training.es import PGPE, centered_ranks
 from anpolicy.training.train import TrainConfig, train
 from tests.conftest import REPO
+from tests.conftest import run_cli as _cli
 
 
 def tiny_config(run_dir, **kw) -> TrainConfig:
@@ -115,19 +114,6 @@ def test_the_repository_ships_both_agents():
         assert entry["test"]["n"] >= 1000
         assert meta["test"] == entry["test"]
         assert (REPO / "data" / entry["log"]).is_file()
-
-
-def _cli(*args, check=True):
-    out = subprocess.run(
-        [sys.executable, "-m", "anpolicy", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=600,
-    )
-    if check:
-        assert out.returncode == 0, out.stderr
-    return out
 
 
 def test_cli_help():
