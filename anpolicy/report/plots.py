@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from anpolicy.report import style
+
 OBS_LABELS = ("x", "ẋ", "cos θ", "sin θ", "θ̇")
 COLORS = {
     "input": "#dbe9f6",
@@ -193,7 +195,7 @@ def states_from_trace(trace: dict) -> np.ndarray:
     return np.stack([x, x_dot, np.arctan2(sin_t, cos_t), th_dot], axis=1)
 
 
-def filmstrip(states, steps, ncols: int = 4, width: float = 11.0, titles=None):
+def filmstrip(states, steps, ncols: int = 4, width: float = style.WIDTH, titles=None):
     """A grid of rendered frames of ``states`` (T, 4) at the given ``steps``.
 
     Returns the figure. Frames come from `anpolicy.sim.env.render_frame`.
@@ -246,7 +248,7 @@ def plot_attention(ax, attention, perm=None, title: str = "", colorbar: bool = T
         labels = [f"{j}\n{OBS_LABELS[int(p)]}" for j, p in enumerate(perm)]
     else:
         labels = [str(j) for j in range(n)]
-    ax.set_xticks(range(n), labels, fontsize=8)
+    ax.set_xticks(range(n), labels, fontsize=9)
     ax.set_ylabel("query (output feature)")
     ax.set_xlabel("input channel $j$ and the observation it carries")
     if title:
@@ -297,7 +299,9 @@ def plot_invariance(props: dict, stream_id: int | None = None, window: int = 40,
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), gridspec_kw={"width_ratios": [2.0, 1.3, 1.3]})
+    fig, axes = plt.subplots(
+        1, 3, figsize=(style.WIDTH, 3.8), gridspec_kw={"width_ratios": [2.0, 1.3, 1.3]}
+    )
     setting = setting or next(iter(props))
     r = props[setting]
     k, tr = r["reshuffle_step"], r["traces"]
@@ -313,13 +317,13 @@ def plot_invariance(props: dict, stream_id: int | None = None, window: int = 40,
         ("absolute", dict(color="C1", lw=2.2, alpha=0.8), "(e) reshuffle + absolute state perm."),
         ("no_intervention", dict(color="C3", lw=1), "(c) reshuffle, state left in place"),
     ]
-    for key, style, lab in styles:
-        axes[0].plot(t, tr[key][t0:t1, 0, stream_id], label=lab, **style)
+    for key, kw, lab in styles:
+        axes[0].plot(t, tr[key][t0:t1, 0, stream_id], label=lab, **kw)
     axes[0].axvline(k, color="grey", ls="--", lw=0.8)
-    axes[0].text(k, 1.02, " reshuffle", fontsize=8, color="grey", va="bottom")
+    axes[0].text(k, 1.02, " reshuffle", fontsize=9, color="grey", va="bottom")
     axes[0].set(xlabel="step", ylabel="action $a_t$", ylim=(-1.05, 1.15))
     axes[0].set_title(f"{setting}, stream {stream_id}", fontsize=10)
-    axes[0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
+    axes[0].legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
 
     floor = 1e-9
     height = 0.8 / len(props)
@@ -337,10 +341,10 @@ def plot_invariance(props: dict, stream_id: int | None = None, window: int = 40,
     axes[1].set_xlim(floor, 10)
     eps32 = float(np.finfo(np.float32).eps)
     axes[1].axvline(eps32, color="grey", ls=":", lw=1)
-    axes[1].text(eps32 * 1.5, 4.45, "float32 eps", fontsize=7, color="grey")
+    axes[1].text(eps32 * 1.5, 4.45, "float32 eps", fontsize=9, color="grey")
     axes[1].set_xlabel("max |difference|")
     axes[1].set_title("the five properties", fontsize=10)
-    axes[1].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    axes[1].legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.18))
 
     for i, (name, p) in enumerate(props.items()):
         e = p["e_absolute"]
@@ -354,7 +358,7 @@ def plot_invariance(props: dict, stream_id: int | None = None, window: int = 40,
     axes[2].set_ylim(floor / 3, 30)
     axes[2].set(xlabel="stream", ylabel="max |h(absolute) - h(relative)|")
     axes[2].set_title("(e) state after the reshuffle\n(star: $\\Pi_1 = I$)", fontsize=10)
-    axes[2].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    axes[2].legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     fig.tight_layout()
     return fig
 
@@ -364,12 +368,12 @@ def plot_doomed_starts(starts, doomed, braking_length, short: int = 50, title: s
     how many steps the doomed starts last under braking. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(style.WIDTH, 3.2))
     for flag, color, lab in [(False, "C0", "saveable"), (True, "C3", "doomed")]:
         sel = doomed == flag
         axes[0].scatter(starts[sel, 0], starts[sel, 1], s=2, color=color, alpha=0.4, label=lab)
     axes[0].set(xlabel="start position $x$ (m)", ylabel="start velocity $\\dot x$ (m/s)")
-    axes[0].legend(markerscale=6, loc="upper right", fontsize=8)
+    axes[0].legend(markerscale=6, loc="upper right", fontsize=9)
     axes[0].set_title(title, fontsize=10)
     axes[1].hist(braking_length[doomed], bins=np.arange(0, short + 1, 2), color="C3")
     axes[1].set(xlabel="steps before leaving the track under braking", ylabel="doomed starts")
@@ -384,7 +388,9 @@ def plot_returns_vs_ceiling(returns, doomed, summaries: dict, ceiling: float, ti
     ceiling. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1.4, 1]})
+    fig, axes = plt.subplots(
+        1, 2, figsize=(style.WIDTH, 3.2), gridspec_kw={"width_ratios": [1.4, 1]}
+    )
     returns, doomed = np.asarray(returns), np.asarray(doomed)
     axes[0].hist(
         [returns[~doomed], returns[doomed]],
@@ -395,11 +401,11 @@ def plot_returns_vs_ceiling(returns, doomed, summaries: dict, ceiling: float, ti
     )
     axes[0].set(xlabel="episode return", ylabel="episodes")
     axes[0].set_title(title, fontsize=9)
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=9)
     errorbar_means(axes[1], list(summaries), list(summaries.values()))
     axes[1].axvline(ceiling, color="C3", ls="--")
     axes[1].text(
-        ceiling, 0.02, " ceiling", color="C3", fontsize=8, transform=axes[1].get_xaxis_transform()
+        ceiling, 0.02, " ceiling", color="C3", fontsize=9, transform=axes[1].get_xaxis_transform()
     )
     axes[1].set_xlim(0, 1000)
     axes[1].set_xlabel("mean return (95% CI)")
@@ -453,7 +459,7 @@ def episode_animation_html(states, steps, figsize=(4, 2), dpi: int = 60, interva
 
     def draw(i):
         image.set_data(render_frame(np.asarray(states[steps[i]])))
-        ax.set_title(f"step {steps[i]}", fontsize=8)
+        ax.set_title(f"step {steps[i]}", fontsize=9)
         return (image,)
 
     anim = animation.FuncAnimation(fig, draw, frames=len(steps), interval=interval)
@@ -521,42 +527,43 @@ def _measured(res):
 
 
 def plot_permutation_sweep(res):
-    """Return (left) and kept share (right) vs reshuffle interval k, both agents, our
+    """Return (top) and kept share (bottom) vs reshuffle interval k, both agents, our
     FNN and Tang & Ha's published points."""
-    import matplotlib.pyplot as plt
-
     from anpolicy.study.published import STUDY_2025, TANG_HA_2021, TANG_HA_INTERVALS, tang_ha_kept
 
     ks = np.array(sorted(res.shared["intervals"] + [1]))
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for axis in (ax, bx):
-        axis.axvspan(min(STUDY_2025["k"]), max(STUDY_2025["k"]), color="0.92", zorder=0)
-        axis.set_xscale("log")
-        axis.set_xticks(ks, [str(k) for k in ks], fontsize=7)
-        axis.minorticks_off()
-        axis.set_xlabel("reshuffle interval k (steps, log scale)")
-    for key, rec in _measured(res):
-        color, marker, label = AGENT_STYLE[key]
-        stats = [rec.conditions[f"every_{k}"] for k in ks]
-        _eb(ax, ks, stats, color, marker, label)
-        ax.axhline(rec.conditions["none"]["mean"], color=color, ls="--", lw=1)
-        _eb(bx, ks, stats, color, marker, label, key="kept")
-    fnn = res.shared.get("fnn")
-    if fnn:
-        stats = [fnn["conditions"][f"every_{k}"] for k in TANG_HA_INTERVALS]
-        _eb(ax, TANG_HA_INTERVALS, stats, "C1", "s", "our FNN")
-    th = [TANG_HA_2021["an"][f"every_{k}"][0] for k in TANG_HA_INTERVALS]
-    ax.plot(TANG_HA_INTERVALS, th, "^:", color="C2", label="Tang & Ha 2021 (published)")
-    bx.plot(TANG_HA_INTERVALS, [tang_ha_kept(f"every_{k}") for k in TANG_HA_INTERVALS], "^:",
-            color="C2", label="Tang & Ha 2021 (published)")  # fmt: skip
-    ax.set_ylabel("mean return (95 % CI); dashed: unshuffled")
-    ax.set_ylim(bottom=0)
-    bx.axhline(1, color="0.5", lw=1)
-    bx.set_ylim(0, 1.3)
-    bx.set_ylabel("share of the unshuffled return kept")
-    for axis in (ax, bx):
-        axis.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    with style.context():
+        fig, (ax, bx) = style.subplots(2, 1, height=6.2, sharex=True)
+        for axis in (ax, bx):
+            axis.axvspan(min(STUDY_2025["k"]), max(STUDY_2025["k"]), color="0.92", zorder=0)
+            axis.set_xscale("log")
+        for key, rec in _measured(res):
+            color, marker, label = AGENT_STYLE[key]
+            stats = [rec.conditions[f"every_{k}"] for k in ks]
+            _eb(ax, ks, stats, color, marker, label)
+            ax.axhline(rec.conditions["none"]["mean"], color=color, ls="--", lw=1)
+            _eb(bx, ks, stats, color, marker, label, key="kept")
+        fnn = res.shared.get("fnn")
+        if fnn:
+            stats = [fnn["conditions"][f"every_{k}"] for k in TANG_HA_INTERVALS]
+            _eb(ax, TANG_HA_INTERVALS, stats, "C1", "s", "our FNN")
+        th = [TANG_HA_2021["an"][f"every_{k}"][0] for k in TANG_HA_INTERVALS]
+        ax.plot(TANG_HA_INTERVALS, th, "^:", color="C2", label="Tang & Ha 2021 (published)")
+        bx.plot(TANG_HA_INTERVALS, [tang_ha_kept(f"every_{k}") for k in TANG_HA_INTERVALS],
+                "^:", color="C2", label="Tang & Ha 2021 (published)")  # fmt: skip
+        ax.set_ylabel("mean return\n(dashed: unshuffled)")
+        ax.set_ylim(bottom=0)
+        ax.set_title("(a) return; grey band: the 2025 study's k", loc="left")
+        bx.axhline(1, color="0.5", lw=1)
+        bx.set_ylim(0, 1.3)
+        bx.set_ylabel("share of the\nunshuffled return kept")
+        bx.set_title("(b) share kept (paired)", loc="left")
+        bx.set_xlabel("reshuffle interval k (steps, log scale)")
+        for axis in (ax, bx):
+            axis.minorticks_off()
+        style.thin_ticks(bx.xaxis, ks)
+        ax.legend(loc="upper left", ncol=2)
+        fig.tight_layout()
     return fig
 
 
@@ -585,34 +592,42 @@ def permutations_table(res):
 
 
 def plot_single_reshuffle(res):
-    """(a) paired cost of one reshuffle vs its step, (b) recovery ECDFs (twin band)
-    with the identity and fixed-permutation controls, per agent."""
-    import matplotlib.pyplot as plt
+    """(a) paired cost of one reshuffle vs its step, (b) share of eligible episodes that
+    recover, with the identity and fixed-permutation controls, per agent."""
+    from matplotlib.patches import Patch
 
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
-    for key, rec in _measured(res):
-        color, marker, label = AGENT_STYLE[key]
-        ts = sorted(int(t) for t in rec.single_cost)
-        _eb(ax, ts, [rec.single_cost[str(t)] for t in ts], color, marker, label)
-    ax.axhline(0, color="0.5", lw=1)
-    ax.set_xlabel("step of the single reshuffle t₀")
-    ax.set_ylabel("return change vs no reshuffle (paired, 95 % CI)")
-    ax.set_title("(a) cost of one reshuffle")
-    ax.legend(fontsize=8)
-    for key, rec in _measured(res):
-        color, _, label = AGENT_STYLE[key]
-        rv = rec.recovery
-        for part, ls in (("reshuffle", "-"), ("fixed", ":"), ("identity", "--")):
-            s = rv[part]
-            if s["n"]:
-                never = s["never_frac"]
-                bx.bar(f"{label[:10]}\n{part}", 1 - never, color=color,
-                       alpha={"-": 0.9, ":": 0.5, "--": 0.25}[ls])  # fmt: skip
-    bx.set_ylim(0, 1)
-    bx.set_ylabel("share of eligible episodes that recover")
-    bx.set_title(f"(b) recovery after a reshuffle at t₀ = {_first(res).recovery['t0']}")
-    bx.tick_params(axis="x", labelsize=7)
-    fig.tight_layout()
+    parts = (("reshuffle", "reshuffle", 0.9), ("fixed", "fixed perm.", 0.5),
+             ("identity", "identity", 0.25))  # fmt: skip
+    meas = _measured(res)
+    with style.context():
+        fig, (ax, bx) = style.subplots(1, 2, height=3.6)
+        for key, rec in meas:
+            color, marker, label = AGENT_STYLE[key]
+            ts = sorted(int(t) for t in rec.single_cost)
+            _eb(ax, ts, [rec.single_cost[str(t)] for t in ts], color, marker, label)
+        ax.axhline(0, color="0.5", lw=1)
+        ax.set_xlabel("step of the single reshuffle t₀")
+        ax.set_ylabel("return change vs no reshuffle")
+        ax.set_title("(a) cost of one reshuffle", loc="left")
+        ax.legend()
+        x, ticks, labels = 0.0, [], []
+        for key, rec in _measured(res):
+            color = AGENT_STYLE[key][0]
+            for part, name, alpha in parts:
+                s = rec.recovery[part]
+                if s["n"]:
+                    bx.bar(x, 1 - s["never_frac"], color=color, alpha=alpha)
+                    ticks.append(x)
+                    labels.append(name)
+                    x += 1
+            x += 0.5
+        bx.set_xticks(ticks, labels, rotation=35, ha="right")
+        bx.set_ylim(0, 1)
+        bx.set_ylabel("share of eligible episodes\nthat recover")
+        bx.set_title(f"(b) recovery, reshuffle at t₀ = {_first(res).recovery['t0']}", loc="left")
+        handles = [Patch(color=AGENT_STYLE[k][0], label=AGENT_STYLE[k][2]) for k, _ in meas]
+        bx.legend(handles=handles, loc="lower right")
+        fig.tight_layout()
     return fig
 
 
@@ -622,52 +637,47 @@ def _first(res):
 
 def plot_ablations(res):
     """(a) state zeroed every step, (b) paired change vs unshuffled per variant and k."""
-    import matplotlib.pyplot as plt
-
     from anpolicy.study.published import STUDY_2025
 
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1, 1.6]})
     labels = ["baseline", "zero_c", "zero_hc", "zero_h", "prev_action"]
+    names = ["none", "c\n(study's code)", "h and c", "h", "prev.\naction"]
     x = np.arange(len(labels))
     meas = _measured(res)
-    for i, (key, rec) in enumerate(meas):
-        color, _, label = AGENT_STYLE[key]
-        y = np.array([rec.conditions[c]["mean"] for c in labels])
-        ci = np.array([rec.conditions[c]["ci95"] for c in labels])
-        xi = x + (i - (len(meas) - 1) / 2) * 0.38
-        ax.bar(xi, y, 0.38, color=color, alpha=0.8, label=label)
-        ax.errorbar(xi, y, yerr=[y - ci[:, 0], ci[:, 1] - y], fmt="none", ecolor="k", capsize=2)
-    study = STUDY_2025["zero_state"]
-    ax.plot([0, 1], [study["baseline"], study["zeroed"]], "k*", ms=10, ls="none",
-            label="2025 study (30 ep., c zeroed)")  # fmt: skip
-    ax.set_xticks(x, ["none", "c (study's code)", "h and c", "h", "prev. action"], fontsize=8)
-    ax.set_ylabel("mean return (95 % CI)")
-    ax.set_title("(a) state zeroed before every step")
-    ax.legend(fontsize=7)
-    ks = np.array(res.shared["k"])
-    styles = {"nothing": "-", "reset": "--", "relative": ":", "absolute_random_start": "-."}
-    for key, rec in meas:
-        color, marker, label = AGENT_STYLE[key]
-        for v, ls in styles.items():
-            stats = [s["diff"] for s in rec.sweep[v]]
-            _eb(
-                bx,
-                ks * (1.02 if key == "ours" else 1),
-                stats,
-                color,
-                marker,
-                f"{label}: {v}",
-                ls=ls,
-            )
-    bx.axhline(0, color="0.5", lw=1)
-    bx.set_xscale("log")
-    bx.set_xticks(ks, [str(k) for k in ks], fontsize=7)
-    bx.minorticks_off()
-    bx.set_xlabel("reshuffle interval k (log scale)")
-    bx.set_ylabel("return − unshuffled (paired, 95 % CI)")
-    bx.set_title("(b) the study's interventions at each reshuffle")
-    bx.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
+    with style.context():
+        fig, (ax, bx) = style.subplots(2, 1, height=7.0)
+        for i, (key, rec) in enumerate(meas):
+            color, _, label = AGENT_STYLE[key]
+            y = np.array([rec.conditions[c]["mean"] for c in labels])
+            ci = np.array([rec.conditions[c]["ci95"] for c in labels])
+            xi = x + (i - (len(meas) - 1) / 2) * 0.38
+            ax.bar(xi, y, 0.38, color=color, alpha=0.8, label=label)
+            ax.errorbar(xi, y, yerr=[y - ci[:, 0], ci[:, 1] - y], fmt="none", ecolor="k",
+                        capsize=2)  # fmt: skip
+        study = STUDY_2025["zero_state"]
+        ax.plot([0, 1], [study["baseline"], study["zeroed"]], "k*", ms=10, ls="none",
+                label="2025 study (30 ep., c zeroed)")  # fmt: skip
+        ax.set_xticks(x, names)
+        ax.set_xlabel("part of the state zeroed before every step")
+        ax.set_ylabel("mean return")
+        ax.set_title("(a) state zeroed before every step", loc="left")
+        ax.legend(loc="upper right")
+        ks = np.array(res.shared["k"])
+        styles = {"nothing": "-", "reset": "--", "relative": ":", "absolute_random_start": "-."}
+        for key, rec in meas:
+            color, marker, label = AGENT_STYLE[key]
+            for v, ls in styles.items():
+                stats = [s["diff"] for s in rec.sweep[v]]
+                _eb(bx, ks * (1.02 if key == "ours" else 1), stats, color, marker,
+                    f"{label}: {v.replace('_', ' ')}", ls=ls)  # fmt: skip
+        bx.axhline(0, color="0.5", lw=1)
+        bx.set_xscale("log")
+        bx.minorticks_off()
+        style.thin_ticks(bx.xaxis, ks)
+        bx.set_xlabel("reshuffle interval k (steps, log scale)")
+        bx.set_ylabel("return − unshuffled\n(paired)")
+        bx.set_title("(b) the study's interventions at each reshuffle", loc="left")
+        bx.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
+        fig.tight_layout()
     return fig
 
 
@@ -707,19 +717,19 @@ def noise_table(res):
 
 def plot_noise(res):
     """Mean return per input condition, both agents."""
-    import matplotlib.pyplot as plt
-
     conds = list(_first(res).conditions)
-    fig, ax = plt.subplots(figsize=(10, 4))
-    x = np.arange(len(conds))
-    for i, (key, rec) in enumerate(_measured(res)):
-        color, marker, label = AGENT_STYLE[key]
-        _eb(ax, x + 0.12 * (i - 0.5), [rec.conditions[c] for c in conds], color, marker, label,
-            ls="none")  # fmt: skip
-    ax.set_xticks(x, conds, fontsize=8, rotation=20)
-    ax.set_ylabel("mean return (95 % CI)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    with style.context():
+        fig, ax = style.subplots(height=3.6)
+        x = np.arange(len(conds))
+        for i, (key, rec) in enumerate(_measured(res)):
+            color, marker, label = AGENT_STYLE[key]
+            _eb(ax, x + 0.12 * (i - 0.5), [rec.conditions[c] for c in conds], color, marker,
+                label, ls="none")  # fmt: skip
+        ax.set_xticks(x, [c.replace("_", " ") for c in conds], rotation=30, ha="right")
+        ax.set_xlabel("input condition")
+        ax.set_ylabel("mean return")
+        ax.legend()
+        fig.tight_layout()
     return fig
 
 
@@ -745,20 +755,87 @@ def attention_table(res):
 
 def plot_attention_errors(res):
     """Mean e_t at the reshuffle and over the window, per condition and agent (log)."""
-    import matplotlib.pyplot as plt
-
     conds = res.shared["conditions"]
-    fig, ax = plt.subplots(figsize=(9, 3.8))
-    x = np.arange(len(conds))
-    for i, (key, rec) in enumerate(_measured(res)):
-        color, _, label = AGENT_STYLE[key]
-        y0 = [max(rec.errors[c]["after_0"]["mean"], 1e-10) for c in conds]
-        ym = [max(rec.errors[c]["mean_after"], 1e-10) for c in conds]
-        ax.bar(x + 0.4 * i - 0.3, y0, 0.2, color=color, label=f"{label}: at the reshuffle")
-        ax.bar(x + 0.4 * i - 0.1, ym, 0.2, color=color, alpha=0.4, label=f"{label}: mean after")
-    ax.set_yscale("log")
-    ax.set_xticks(x, conds)
-    ax.set_ylabel("e = ‖A' − A P‖ / ‖A‖ (floor 1e-10)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    with style.context():
+        fig, ax = style.subplots(height=3.6)
+        x = np.arange(len(conds))
+        for i, (key, rec) in enumerate(_measured(res)):
+            color, _, label = AGENT_STYLE[key]
+            y0 = [max(rec.errors[c]["after_0"]["mean"], 1e-10) for c in conds]
+            ym = [max(rec.errors[c]["mean_after"], 1e-10) for c in conds]
+            ax.bar(x + 0.4 * i - 0.3, y0, 0.2, color=color, label=f"{label}: at the reshuffle")
+            ax.bar(x + 0.4 * i - 0.1, ym, 0.2, color=color, alpha=0.4,
+                   label=f"{label}: mean after")  # fmt: skip
+        ax.set_yscale("log")
+        ax.set_xticks(x, [c.replace("_", " ") for c in conds])
+        ax.set_xlabel("condition")
+        ax.set_ylabel("e = ‖A' − A P‖ / ‖A‖\n(floor 1e-10)")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
+        fig.tight_layout()
     return fig
+
+
+def plot_return_distributions(res, conditions: dict, title: str = ""):
+    """Per-episode returns per condition and agent: a violin (cut at the data) with every
+    episode as a dot, beside the interval bars of the same chapter. ``conditions``:
+    {condition key in the agents' ``returns``: label}. Needs the typed result's
+    per-episode ``returns`` (empty figure text when they are missing)."""
+    import pandas as pd
+    import seaborn as sns
+
+    rows = []
+    for key, rec in _measured(res):
+        label = AGENT_STYLE[key][2]
+        for cond, name in conditions.items():
+            for r in (getattr(rec, "returns", None) or {}).get(cond, []):
+                rows.append((label, name, r))
+    df = pd.DataFrame(rows, columns=["agent", "condition", "return"])
+    palette = {AGENT_STYLE[k][2]: AGENT_STYLE[k][0] for k, _ in _measured(res)}
+    with style.context():
+        fig, ax = style.subplots(height=3.8)
+        if df.empty:
+            ax.text(0.5, 0.5, "per-episode returns not in this result", ha="center",
+                    transform=ax.transAxes)  # fmt: skip
+            return fig
+        kw = dict(data=df, x="condition", y="return", hue="agent", palette=palette,
+                  order=list(conditions.values()))  # fmt: skip
+        sns.violinplot(ax=ax, cut=0, inner=None, density_norm="width", linewidth=0.8,
+                       fill=False, legend=False, **kw)  # fmt: skip
+        sns.stripplot(ax=ax, dodge=True, size=1.5, alpha=0.35, jitter=0.3, legend=True, **kw)
+        ax.set_xlabel("")
+        ax.set_ylabel("return of each episode")
+        ax.set_ylim(bottom=min(0, df["return"].min()))
+        ax.tick_params(axis="x", rotation=30)
+        for t in ax.get_xticklabels():
+            t.set_ha("right")
+        if title:
+            ax.set_title(title, loc="left")
+        ax.legend(loc="upper right", markerscale=4)
+        fig.tight_layout()
+    return fig
+
+
+def scores_table(res):
+    """Each measured agent's mean return [95 % CI] unshuffled and shuffled at reset (from
+    the permutations chapter's result ``res``), beside Tang & Ha's published mean ± sd."""
+    import pandas as pd
+
+    from anpolicy.study.claims import ci
+    from anpolicy.study.published import tang_ha
+
+    rows = []
+    for key, rec in _measured(res) if res is not None else []:
+        name = res.agents[key]["label"] if key in res.agents else AGENT_STYLE[key][2]
+        rows.append({
+            "agent": name,
+            "unshuffled": ci(rec.conditions["none"]),
+            "shuffled at reset": ci(rec.conditions["reset"]),
+            "episodes": rec.conditions["none"]["n"],
+        })  # fmt: skip
+    rows.append({
+        "agent": "Tang & Ha 2021, published (mean ± sd)",
+        "unshuffled": tang_ha("an", "none"),
+        "shuffled at reset": tang_ha("an", "reset"),
+        "episodes": 1000,
+    })  # fmt: skip
+    return pd.DataFrame(rows).set_index("agent")

@@ -128,6 +128,16 @@ def run_agents(agents: StudyAgents, conditions, n_episodes: int, seed: int, **kw
 # ----------------------------------------------------------------- results
 
 
+def _rounded(returns) -> list[float]:
+    """Per-episode returns kept in a result (0.1 is far below any difference reported)."""
+    return [round(float(r), 1) for r in np.asarray(returns).ravel()]
+
+
+def _returns(runs: dict) -> dict:
+    """{condition: per-episode returns} of one agent's runs (the distributions' figures)."""
+    return {name: _rounded(r.returns[0]) for name, r in runs.items()}
+
+
 @dataclass
 class PermutationsAgent:
     """One agent in the permutations chapter. ``conditions``: {name: summary + ``diff``
@@ -142,6 +152,7 @@ class PermutationsAgent:
     single_cost: dict
     recovery: dict
     by_channel: dict
+    returns: dict = field(default_factory=dict)  # {condition: per-episode returns}
 
 
 @dataclass
@@ -157,6 +168,7 @@ class AblationsAgent:
     reset_vs_nothing: dict
     identical: dict
     one_step_max: float
+    returns: dict = field(default_factory=dict)  # {ablation: per-episode returns}
 
 
 @dataclass
@@ -167,6 +179,7 @@ class NoiseAgent:
     conditions: dict
     paired: dict
     attention: dict
+    returns: dict = field(default_factory=dict)  # {condition: per-episode returns}
 
 
 @dataclass
@@ -393,7 +406,7 @@ def permutations_study(
                 }
                 for part, m in (("stayed", stayed), ("moved", ~stayed))
             }
-        per[key] = PermutationsAgent(s, gap, cost, rec, by_channel)
+        per[key] = PermutationsAgent(s, gap, cost, rec, by_channel, _returns(res))
     shared = {"intervals": intervals, "t0s": t0s, "n_single": n_single}
     if fnn:
         fpol, fpar, _ = load_shipped(fnn)
@@ -514,8 +527,9 @@ def ablations_study(
         )
         one = _one_step_relative_max(agents.policies[key], agents.params[key], seed)
         per[key] = AblationsAgent(
-            summaries(abl_runs[key], baseline="baseline"), sweep, reset_vs, identical, one
-        )
+            summaries(abl_runs[key], baseline="baseline"), sweep, reset_vs, identical, one,
+            _returns(abl_runs[key]),
+        )  # fmt: skip
     shared = {"k": ks, "n_sweep": n_sweep, "study_zero_state": dict(STUDY_2025["zero_state"])}
     return _result("ablations", quick, seed, n_episodes, agents, per, shared, t_start)
 
@@ -604,7 +618,7 @@ def noise_study(
             paired["independent_minus_together"] = paired_difference(
                 raw[k]["duplicated_independent"][0], raw[k]["duplicated"][0]
             )
-        per[k] = NoiseAgent(c, paired, stats[k])
+        per[k] = NoiseAgent(c, paired, stats[k], {n: _rounded(v[0]) for n, v in raw[k].items()})
     shared = {"noise_levels": list(noise_levels), "large_noise_std": large_noise_std}
     return _result("noise", quick, seed, n_episodes, agents, per, shared, t_start)
 

@@ -583,3 +583,21 @@ BOTTOM_LINE = (
     "but the order of float additions, and a mid-episode reshuffle pairs each channel "
     "with another channel's history until the LSTM overwrites it."
 )
+
+
+#: the explorer's single-episode comparison: two returns within SAME_RETURN of each other
+#: are "the same" (episode returns are sums of 1000 rewards in [-1, 1]; 0.5 is far below
+#: what any intervention changes and above float32 round-off of a repeated episode)
+SAME_RETURN = 0.5
+
+
+def relative_state_sentence(relative: float, reference: float) -> str:
+    """The explorer's sentence on one episode: the return with the state moved by the
+    relative permutation at each reshuffle against the episode without any reshuffle."""
+    text = f"Moving the state with the relative permutation returns {relative:.1f}, "
+    if abs(relative - reference) < SAME_RETURN:
+        return text + f"the same as the episode without any reshuffle ({reference:.1f})"
+    return text + (
+        f"against {reference:.1f} without any reshuffle (the actions agree to float32 "
+        "rounding, but the closed loop can amplify such differences)"
+    )

@@ -167,3 +167,12 @@ def saturated_share(attention, threshold: float = SATURATED) -> float:
     if a.size == 0:
         raise ValueError("no attention entries")
     return float(np.mean(np.abs(a) > threshold))
+
+
+def episode_outcome(policy, params, first_perm, mode, k, intervention, seed, episode):
+    """``(return rounded to 0.1, steps)`` of one explorer episode, not recorded (the
+    explorer's table of every intervention on the shown episode)."""
+    run = run_explorer_episode(
+        policy, params, first_perm, mode, k, intervention, seed, episode, record=False
+    )
+    return round(run.ret, 1), run.length
