@@ -535,3 +535,31 @@ class Explorer:
             "and a change of the state moves A only where the scores Q Kᵀ are near zero. "
             "Choose <i>scores Q Kᵀ</i> above to see the scores under the saturation.</small>"
         )
+
+
+# The widget manager that renders the saved widgets on the book's pages
+# (@jupyter-widgets/html-manager 1.x) typesets labels with MathJax 2's
+# ``MathJax.Hub.Queue``; the book loads MathJax 3, which has no ``Hub``, and every label
+# then throws. This script, shown once before the panel (it returns at once inside
+# JupyterLab or the classic notebook, which typeset by themselves), gives MathJax 3 a
+# ``Hub.Queue`` that calls its own typesetter, whenever MathJax is (re)assigned.
+MATHJAX2_SHIM = """<script>
+(function () {
+  if (document.querySelector(".jp-LabShell, #notebook-container")) { return; }
+  function shim(mj) {
+    if (mj && typeof mj === "object" && !mj.Hub) {
+      mj.Hub = {Queue: function (job) {
+        var el = job && job[2];
+        if (el && mj.typesetPromise) { mj.typesetPromise([el]).catch(function () {}); }
+      }};
+    }
+  }
+  var current = window.MathJax;
+  shim(current);
+  Object.defineProperty(window, "MathJax", {
+    configurable: true,
+    get: function () { return current; },
+    set: function (v) { current = v; shim(v); },
+  });
+})();
+</script>"""
