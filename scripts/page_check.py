@@ -58,8 +58,17 @@ WORKING_MATERIAL: tuple[tuple[str, str], ...] = (
     ("results section", r"Results saved for the conclusions"),
 )
 
-# Console messages that are the browser's, not the book's.
-IGNORED_CONSOLE = (re.compile(r"favicon\.ico"),)
+# Console messages that are not the book's own scripts', each with the reason.
+IGNORED_CONSOLE = (
+    # the browser asks every site for an icon the book does not have
+    re.compile(r"favicon\.ico"),
+    # sphinx-thebe (a jupyter-book extension; launch buttons are off) declares its
+    # configuration twice in every page's head under Sphinx 7
+    re.compile(r"Identifier 'THEBE_JS_URL' has already been declared"),
+    # the vendored widget manager asks for its icon font (Font Awesome) at a path relative
+    # to the page, where no build puts it; the widgets render without the icons
+    re.compile(r"404 .*/@jupyter-widgets/(?:html-manager/dist/)?[0-9a-f]{20}\.(?:woff2?|ttf|eot)"),
+)
 
 # Runs inside the page: the measurements (one round trip).
 MEASURE_JS = r"""
@@ -256,7 +265,13 @@ def check_page(browser, base: str, rel: str, screenshots: Path | None = None) ->
             report.console_errors.append(text[:300])
 
     page.on("console", on_console)
-    page.on("pageerror", lambda e: report.console_errors.append(f"uncaught: {e}"[:300]))
+
+    def on_error(exc):
+        text = f"uncaught: {exc}"
+        if not any(p.search(text) for p in IGNORED_CONSOLE):
+            report.console_errors.append(text[:300])
+
+    page.on("pageerror", on_error)
     page.goto(f"{base}/{rel}", wait_until="load", timeout=120_000)
     try:
         page.wait_for_load_state("networkidle", timeout=30_000)

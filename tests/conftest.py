@@ -1,8 +1,12 @@
-"""Shared fixtures: the original authors' weights (resolved by `anpolicy.store.authors`)."""
+"""Shared fixtures: the original authors' weights (resolved by `anpolicy.store.authors`) and
+the quick build of the book (`built`)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +66,46 @@ def explorer(an):
     ex = Explorer(pol, params, agent="random", seed=1, episode=2, step=5)
     yield ex
     plt.close("all")
+
+
+# ------------------------------------------------------------- the quick build
+# One quick build per test session, shared by tests/test_book.py and tests/test_pages.py.
+
+BUILD = REPO / "scripts" / "build_book.py"
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Path:
+    """Build the book once, quick profile; return the HTML folder. ``ANPOLICY_BUILT_HTML``
+    names an existing quick build to use instead (a local shortcut, never set in CI)."""
+    given = os.environ.get("ANPOLICY_BUILT_HTML")
+    if given:
+        return Path(given)
+    out = tmp_path_factory.mktemp("book")
+    before = _git_status()
+    proc = subprocess.run(
+        [sys.executable, str(BUILD), "--quick", "--path-output", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, f"build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    assert _git_status() == before, "building wrote into the source tree"
+    html = out / "_build" / "html"
+    assert str(html / "index.html") in proc.stdout
+    return html
+
+
+def _git_status() -> str:
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        return ""
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--", "book", "_config.yml", "_toc.yml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 # ------------------------------------------------------------- markers and helpers

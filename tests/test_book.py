@@ -99,36 +99,6 @@ def test_toc_lists_every_notebook():
 # ------------------------------------------------------------- the quick build
 
 
-@pytest.fixture(scope="session")
-def built(tmp_path_factory) -> Path:
-    """Build the book once, quick profile; return the HTML folder."""
-    out = tmp_path_factory.mktemp("book")
-    before = _git_status()
-    proc = subprocess.run(
-        [sys.executable, str(BUILD), "--quick", "--path-output", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, f"build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-    assert _git_status() == before, "building wrote into the source tree"
-    html = out / "_build" / "html"
-    assert str(html / "index.html") in proc.stdout
-    return html
-
-
-def _git_status() -> str:
-    if shutil.which("git") is None or not (ROOT / ".git").exists():
-        return ""
-    return subprocess.run(
-        ["git", "status", "--porcelain", "--", "book", "_config.yml", "_toc.yml"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
 class _Tags(HTMLParser):
     def __init__(self):
         super().__init__()
