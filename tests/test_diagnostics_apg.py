@@ -8,12 +8,12 @@ import torch
 
 from anpolicy.sim import physics
 from anpolicy.sim.policy import AttentionNeuronPolicy
+from anpolicy.sim.reference import ReferenceAttentionNeuron
 from anpolicy.sim.rollout import rollout
 from anpolicy.sim.schedules import PermutationSchedule
 from anpolicy.store.weights import load_agent, save_agent
 from anpolicy.study.diagnostics import behaviour_profile, count_falls
 from anpolicy.training.apg import APGConfig, apg, train_iteration
-from anpolicy.training.distill import BatchedAttentionNeuron
 from tests.conftest import run_cli as _cli
 
 NAN = np.nan
@@ -52,7 +52,7 @@ def test_behaviour_profile_matches_the_rollout_and_unpermutes_cos_theta():
 
 def test_apg_iteration_changes_parameters_and_reports_the_batch():
     torch.manual_seed(0)
-    model = BatchedAttentionNeuron()
+    model = ReferenceAttentionNeuron()
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0.0, 0.3)

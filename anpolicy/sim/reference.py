@@ -1,9 +1,17 @@
-"""A plain, one-episode Attention Neuron written with ``torch.nn`` modules.
+"""The one plain Attention Neuron written with ``torch.nn`` modules.
 
 It follows the structure of the original authors' code (an ``nn.LSTMCell`` over the
-channels, ``nn.Linear`` projections, state kept inside the module) and serves two jobs:
-an independent check of the batched `AttentionNeuronPolicy` (tests compare one-step
-maps), and the per-episode baseline of ``python -m anpolicy bench``.
+channels, ``nn.Linear`` projections) with the parameters named and shaped like the
+authors' 913-value layout (`load_flat`, `flat`). One step (`ReferenceAttentionNeuron.step`)
+serves every job that wants a plain module rather than the batched population engine:
+
+- the independent check of the batched `AttentionNeuronPolicy` (tests compare one-step
+  maps) and the per-episode baseline of ``python -m anpolicy bench`` (`act`: one
+  episode, state kept inside the module);
+- distillation and simulator-gradient fine-tuning (differentiable over a batch of
+  episodes: `anpolicy.training.distill`, `anpolicy.training.apg`);
+- the architecture chapter's step written out (``parts=True`` returns every
+  intermediate tensor: `anpolicy.study.streams.explain_step`).
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ from anpolicy.sim.policy import AttentionNeuronPolicy, pos_table
 
 
 class ReferenceAttentionNeuron(nn.Module):
-    """One-episode Attention Neuron policy; ``act(obs (C,)) -> float``."""
+    """Attention Neuron, one parameter set: ``step`` over a batch of episodes, ``act``
+    for one episode (``act(obs (C,)) -> float``)."""
 
     def __init__(self, hidden_dim: int = 16, msg_dim: int = 32, pos_em_dim: int = 8):
         super().__init__()
@@ -36,6 +45,30 @@ class ReferenceAttentionNeuron(nn.Module):
                 p.copy_(named[name][0])
         return self
 
+    def flat(self) -> np.ndarray:
+        """The parameters as the flat vector `AttentionNeuronPolicy` runs."""
+        named = dict(self.named_parameters())
+        shapes = self.layout.shapes
+        return self.layout.flatten({k: named[k].detach()[None] for k, _ in shapes})[0].numpy()
+
+    def step(self, obs, prev_action, state=None, parts: bool = False):
+        """One step of B episodes: ``obs`` (B, C), ``prev_action`` (B,), ``state`` the
+        LSTM's ``(h, c)``, each (B*C, pos_em_dim), or None (zeros). Returns
+        ``(action (B,), (h, c))``; with ``parts`` also a dict of the intermediate tensors
+        (``lstm_input`` (B*C, 2), ``K`` (B, C, msg), ``Q`` (hidden, msg), ``A``
+        (B, hidden, C), ``m`` (B, hidden))."""
+        b, c = obs.shape
+        x = torch.stack([obs.reshape(-1), prev_action.repeat_interleave(c)], dim=1)
+        h, cell = self.lstm(x, state)
+        q = self.proj_q(self.positions)  # (16, 32)
+        k = self.proj_k(h).view(b, c, -1)  # (B, C, 32)
+        att = torch.tanh(torch.einsum("qm,bcm->bqc", q, k))  # (B, 16, C)
+        msg = torch.tanh((att * obs[:, None, :]).sum(-1))  # (B, 16)
+        action = torch.tanh(self.out(msg)).squeeze(-1)
+        if not parts:
+            return action, (h, cell)
+        return action, (h, cell), {"lstm_input": x, "K": k, "Q": q, "A": att, "m": msg}
+
     def reset(self) -> None:
         self.hx = None
         self.prev_action = torch.zeros(1)
@@ -43,16 +76,10 @@ class ReferenceAttentionNeuron(nn.Module):
 
     @torch.no_grad()
     def act(self, obs) -> float:
-        o = torch.as_tensor(np.asarray(obs), dtype=torch.float32).reshape(-1, 1)  # (C, 1)
-        x = torch.cat([o, self.prev_action.expand(o.shape[0], 1)], dim=1)  # (C, 2)
-        if self.hx is None:
-            z = torch.zeros(o.shape[0], self.lstm.hidden_size)
-            self.hx = (z, z.clone())
-        self.hx = self.lstm(x, self.hx)
-        q = self.proj_q(self.positions)  # (16, 32)
-        k = self.proj_k(self.hx[0])  # (C, 32)
-        self.attention = torch.tanh(q @ k.T)  # (16, C)
-        msg = torch.tanh(self.attention @ o).T  # (1, 16)
-        action = torch.tanh(self.out(msg)).reshape(1)
+        """One step of one episode (state kept in the module); the attention matrix
+        (16, C) of the step is left in ``self.attention``."""
+        o = torch.as_tensor(np.asarray(obs), dtype=torch.float32).reshape(1, -1)  # (1, C)
+        action, self.hx, p = self.step(o, self.prev_action, self.hx, parts=True)
+        self.attention = p["A"][0]
         self.prev_action = action
         return float(action[0])

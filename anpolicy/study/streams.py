@@ -31,6 +31,7 @@ from anpolicy.sim.interventions import (
     ZeroStateEveryStep,
     relative_permutation,
 )
+from anpolicy.sim.reference import ReferenceAttentionNeuron
 
 
 @dataclass
@@ -331,36 +332,28 @@ def invariance_properties(
 
 @torch.no_grad()
 def explain_step(policy, params, obs, prev_action: float = 0.0, h=None, c=None) -> dict:
-    """One Attention Neuron step for a single episode, written out plainly (with
-    `torch.nn.LSTMCell`, independent of the batched `policy.step`), returning every
-    intermediate tensor by name: ``lstm_input`` (C, 2), ``h``, ``c`` (C, 8), ``K``
-    (C, 32), ``Q`` (16, 32), ``A`` (16, C), ``m`` (16,), ``action`` (1,)."""
-    w = {k: v[0] for k, v in policy.unflatten(params).items()}
+    """One Attention Neuron step for a single episode, by the plain ``torch.nn`` module
+    (`anpolicy.sim.reference.ReferenceAttentionNeuron`, independent of the batched
+    `policy.step`), returning every intermediate tensor by name: ``lstm_input`` (C, 2),
+    ``h``, ``c`` (C, 8), ``K`` (C, 32), ``Q`` (16, 32), ``A`` (16, C), ``m`` (16,),
+    ``action`` (1,)."""
+    net = ReferenceAttentionNeuron(policy.hidden_dim, policy.msg_dim, policy.pos_em_dim)
+    net.load_flat(params)
     o = torch.as_tensor(np.asarray(obs), dtype=torch.float32).reshape(-1)
-    n = o.shape[0]
-    d = policy.pos_em_dim
+    n, d = o.shape[0], policy.pos_em_dim
     h = torch.zeros(n, d) if h is None else torch.as_tensor(h, dtype=torch.float32)
     c = torch.zeros(n, d) if c is None else torch.as_tensor(c, dtype=torch.float32)
-    cell = torch.nn.LSTMCell(2, d)
-    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-        getattr(cell, name).copy_(w[f"lstm.{name}"])
-    x = torch.stack([o, torch.full((n,), float(prev_action))], dim=1)  # (C, 2)
-    h1, c1 = cell(x, (h, c))
-    keys = h1 @ w["proj_k.weight"].T  # (C, 32)
-    queries = policy.positions @ w["proj_q.weight"].T  # (16, 32)
-    att = torch.tanh(queries @ keys.T)  # (16, C)
-    msg = torch.tanh(att @ o)  # (16,)
-    action = torch.tanh(w["out.weight"] @ msg + w["out.bias"])  # (1,)
+    action, (h1, c1), p = net.step(o[None], torch.tensor([float(prev_action)]), (h, c), True)
     out = {
         "o_t": o,
-        "lstm_input": x,
+        "lstm_input": p["lstm_input"],
         "h": h1,
         "c": c1,
-        "K": keys,
-        "P (positions)": policy.positions,
-        "Q": queries,
-        "A": att,
-        "m": msg,
+        "K": p["K"][0],
+        "P (positions)": net.positions,
+        "Q": p["Q"],
+        "A": p["A"][0],
+        "m": p["m"][0],
         "action": action,
     }
     return {k: v.numpy() for k, v in out.items()}

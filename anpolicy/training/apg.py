@@ -10,7 +10,7 @@ cheaper per unit of improvement than an evolution strategy's one number per epis
 One iteration:
 
 1. draw ``batch`` fresh start states (the task's harder distribution) and run the
-   differentiable policy (`anpolicy.training.distill.BatchedAttentionNeuron`, observations in
+   differentiable policy (`anpolicy.sim.reference.ReferenceAttentionNeuron`, observations in
    their true order: a fixed permutation does not change an Attention Neuron's actions)
    through the float64 physics for up to 1000 steps;
 2. every ``window`` steps, take a gradient step on minus the mean reward earned by the
@@ -41,13 +41,13 @@ from tqdm.auto import tqdm
 
 from anpolicy.sim import physics
 from anpolicy.sim.policy import AttentionNeuronPolicy
+from anpolicy.sim.reference import ReferenceAttentionNeuron
 from anpolicy.sim.rollout import rollout
 from anpolicy.sim.schedules import PermutationSchedule
 from anpolicy.stats import summarize
 from anpolicy.store.checkpoint import RunClock, load_checkpoint
 from anpolicy.store.checkpoint import save_checkpoint as save_checkpoint_file
 from anpolicy.store.weights import load_agent, save_agent
-from anpolicy.training.distill import BatchedAttentionNeuron
 from anpolicy.training.train import _log_upto, code_version
 
 
@@ -136,7 +136,7 @@ def apg(cfg: APGConfig, resume: bool = False, progress: bool = True) -> Path:
     torch.set_num_threads(cfg.threads)
     run = Path(cfg.run_dir)
     ckpt = run / "checkpoint.pkl"
-    model = BatchedAttentionNeuron()
+    model = ReferenceAttentionNeuron()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if resume:
         if not ckpt.exists():

@@ -31,7 +31,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from anpolicy.sim import physics
-from anpolicy.sim.policy import AttentionNeuronPolicy, pos_table
+from anpolicy.sim.policy import AttentionNeuronPolicy
+from anpolicy.sim.reference import ReferenceAttentionNeuron
 from anpolicy.sim.rollout import rollout
 from anpolicy.sim.schedules import PermutationSchedule
 from anpolicy.stats import summarize
@@ -63,44 +64,6 @@ class DistillConfig:
     seed: int = 0
     threads: int = 1
     run_dir: str = "runs/distill"
-
-
-class BatchedAttentionNeuron(nn.Module):
-    """Differentiable Attention Neuron over a batch of episodes (one parameter set).
-
-    Parameters are named and shaped like the authors' layout, so `flat()` gives the
-    913-vector that `AttentionNeuronPolicy` runs.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.lstm = nn.LSTMCell(2, 8)
-        self.proj_q = nn.Linear(8, 32, bias=False)
-        self.proj_k = nn.Linear(8, 32, bias=False)
-        self.out = nn.Linear(16, 1)
-        self.register_buffer("positions", torch.from_numpy(pos_table(16, 8)))
-
-    def flat(self) -> np.ndarray:
-        layout = AttentionNeuronPolicy()
-        named = dict(self.named_parameters())
-        return layout.flatten({k: named[k].detach()[None] for k, _ in layout.shapes})[0].numpy()
-
-    def load_flat(self, params) -> None:
-        named = AttentionNeuronPolicy().unflatten(params)
-        with torch.no_grad():
-            for name, p in self.named_parameters():
-                p.copy_(named[name][0])
-
-    def step(self, obs, prev_action, state):
-        """obs (B, C), prev_action (B,), state (h, c) each (B*C, 8) or None."""
-        b, c = obs.shape
-        x = torch.stack([obs.reshape(-1), prev_action.repeat_interleave(c)], dim=1)
-        h, cell = self.lstm(x, state)
-        q = self.proj_q(self.positions)  # (16, 32)
-        k = self.proj_k(h).view(b, c, 32)
-        att = torch.tanh(torch.einsum("qm,bcm->bqc", q, k))  # (B, 16, C)
-        msg = torch.tanh((att * obs[:, None, :]).sum(-1))  # (B, 16)
-        return torch.tanh(self.out(msg)).squeeze(-1), (h, cell)
 
 
 @torch.no_grad()
@@ -177,7 +140,7 @@ def distill(cfg: DistillConfig, progress: bool = True) -> Path:
     (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     teacher, t_params, _ = load_agent(cfg.teacher)
     t_weights = teacher.prepare(t_params)
-    student = BatchedAttentionNeuron()
+    student = ReferenceAttentionNeuron()
     if cfg.init_from:
         init_policy, init_params, _ = load_agent(cfg.init_from)
         if init_policy.spec() != AttentionNeuronPolicy().spec():
