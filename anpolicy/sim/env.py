@@ -93,11 +93,9 @@ class CartPoleSwingUpHarderEnv(gym.Env):
         a = np.asarray(action, dtype=np.float64).reshape(-1)
         if a.shape != (1,) or not np.isfinite(a).all():
             raise ValueError(f"action must be one finite number, got {action!r}")
-        force = physics.force_from_action(a[0])
-        self.state = physics.dynamics_step(self.state, force)
+        self.state, reward, off_track = physics.env_step(self.state, a[0])
         self.t += 1
-        reward = float(physics.reward(self.state))
-        terminated = bool(physics.out_of_track(self.state))
+        reward, terminated = float(reward), bool(off_track)
         truncated = (not terminated) and self.t >= physics.MAX_STEPS
         obs = physics.observation(self.state).astype(np.float32)
         return obs, reward, terminated, truncated, {}

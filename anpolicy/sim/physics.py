@@ -104,6 +104,20 @@ def dynamics_step(state, force):
     return torch.stack(new, dim=-1)
 
 
+def env_step(state, action):
+    """One environment step once the policy has acted: the force of ``action`` (...) in
+    [-1, 1] (`force_from_action`), the Euler update (`dynamics_step`), the reward of the
+    new state (`reward`) and whether the cart left the track (`out_of_track`).
+
+    Returns ``(next_state (..., 4), reward (...), off_track (...))``. Every loop over an
+    episode in the package steps through here (the environment, the lock-step engine,
+    the attention recorder, distillation, simulator gradients, the braking baseline); the
+    fused engine compiles the same `euler_update` and `reward_from`.
+    """
+    next_state = dynamics_step(state, force_from_action(action))
+    return next_state, reward(next_state), out_of_track(next_state)
+
+
 def track_phase(x):
     """The angle whose cosine weighs the reward by cart position: ``x / 2.4 * pi / 2``."""
     return x / X_THRESHOLD * (math.pi / 2.0)

@@ -226,15 +226,13 @@ def rollout(
         for hook in hooks:
             hook.after_policy(ctx)
         state = ctx.state
-        force = physics.force_from_action(ctx.action.to(torch.float64))
-        env_state = physics.dynamics_step(env_state, force)
-        r = physics.reward(env_state)
+        env_state, r, off_track = physics.env_step(env_state, ctx.action.to(torch.float64))
         ctx.reward = r
         ret += torch.where(alive, r, torch.zeros_like(r))
         length += alive
         for hook in hooks:
             hook.after_env_step(ctx)
-        alive = alive & ~physics.out_of_track(env_state)
+        alive = alive & ~off_track
         bar.update(1)
         n_live = int(alive.sum(dim=1).max())
         if n_live == 0:

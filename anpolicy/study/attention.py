@@ -248,9 +248,8 @@ def twin_rollout(
                     ("action_twin", action[1, e]),
                 ):
                     tr.setdefault(key, []).append(val.numpy().copy())
-        force = physics.force_from_action(action[0].to(torch.float64))
-        env_state = physics.dynamics_step(env_state, force)
-        alive = alive & ~physics.out_of_track(env_state)
+        env_state, _, off_track = physics.env_step(env_state, action[0].to(torch.float64))
+        alive = alive & ~off_track
         if not alive.any():
             break
     traces = {e: {k: np.stack(v) for k, v in tr.items()} for e, tr in rec.items() if tr}

@@ -76,10 +76,9 @@ def braking_lengths(starts, horizon: int = physics.MAX_STEPS) -> np.ndarray:
     alive = torch.ones(s.shape[0], dtype=torch.bool)
     length = torch.zeros(s.shape[0], dtype=torch.int64)
     for _ in range(horizon):
-        a = -torch.sign(s[:, X_DOT])
-        s = physics.dynamics_step(s, physics.force_from_action(a))
+        s, _, off_track = physics.env_step(s, -torch.sign(s[:, X_DOT]))
         length += alive
-        alive &= ~physics.out_of_track(s)
+        alive &= ~off_track
         if not alive.any():
             break
     return length.numpy()

@@ -96,12 +96,12 @@ def train_iteration(
         for _step in range(window):
             obs = physics.observation(state).float()
             action, hc = model.step(obs, prev, hc)
-            state = physics.dynamics_step(state, physics.force_from_action(action.double()))
-            r = physics.reward(state) * alive
+            state, r, off_track = physics.env_step(state, action.double())
+            r = r * alive
             window_reward = window_reward + (r * counted).sum()
             ret += r.detach()
             length += alive
-            alive = alive & ~physics.out_of_track(state.detach())
+            alive = alive & ~off_track
             counted = counted & alive
             prev = action
             if not alive.any():

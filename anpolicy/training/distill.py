@@ -87,8 +87,8 @@ def collect(student, teacher, t_weights, n: int, beta: float, rng: np.random.Gen
         exe_l.append(executed)
         tea_l.append(a_teacher)
         mask_l.append(alive.clone())
-        state = physics.dynamics_step(state, physics.force_from_action(executed.double()))
-        alive &= ~physics.out_of_track(state)
+        state, _, off_track = physics.env_step(state, executed.double())
+        alive &= ~off_track
         prev = executed
         if not alive.any():
             break
