@@ -27,6 +27,12 @@ def _s(mean, half=5.0, n=1000, sd=None):
 
 def test_change_words_both_directions():
     assert claims.change_words(_s(1.0, 2.0), 500).startswith("no measurable change")
+    # within the margin but the interval excludes 0 (the authors' agent with 5 noise
+    # channels: -14.3 [-18.8, -9.9] against 487): small, not "no measurable change"
+    small = claims.change_words(_s(-14.3, 4.5), 487)
+    assert small.startswith("a small change of the return, -3 %"), small
+    assert "harmless" not in claims.noise_words(_s(-14.3, 4.5), 487, "noise")
+    assert "is harmless here" in claims.noise_words(_s(1.0, 2.0), 487, "noise")
     assert "lower by 20 %" in claims.change_words(_s(-100.0, 10.0), 500)
     assert "higher by 20 %" in claims.change_words(_s(100.0, 10.0), 500)
     assert "undecided" in claims.change_words(_s(-20.0, 30.0), 500)  # CI crosses 0 and margin

@@ -162,6 +162,12 @@ def change_words(diff: dict, reference_mean: float, what: str = "the return") ->
     cls = change_class(diff, reference_mean)
     rel = 100 * diff["mean"] / reference_mean if reference_mean else float("nan")
     body = f"{ci(diff, 1, True)}"
+    if cls == "none" and (below(diff, 0.0) or above(diff, 0.0)):
+        # inside the margin, yet the interval excludes 0: a real change, a small one
+        return (
+            f"a small change of {what}, {rel:+.0f} % ({body}: the interval excludes 0 but "
+            f"lies within ±{100 * EQUIVALENCE:.0f} % of {reference_mean:.0f})"
+        )
     if cls == "none":
         return (
             f"no measurable change of {what} ({body}, within ±{100 * EQUIVALENCE:.0f} % "
@@ -292,7 +298,8 @@ def noise_words(diff: dict, shuffled_mean: float, what: str) -> str:
     cls = change_class(diff, shuffled_mean)
     rel = 100 * diff["mean"] / shuffled_mean if shuffled_mean else float("nan")
     if cls == "none":
-        return f"{what} is harmless here: {change_words(diff, shuffled_mean)}"
+        small = "costs little here" if below(diff, 0.0) or above(diff, 0.0) else "is harmless here"
+        return f"{what} {small}: {change_words(diff, shuffled_mean)}"
     if cls == "lower":
         robust = above(diff, -ROBUST_DROP * shuffled_mean)
         verdict = (
