@@ -123,6 +123,11 @@ def above(s: dict, level: float) -> bool:
     return s["ci95"][0] > level
 
 
+def excludes_zero(s: dict) -> bool:
+    """The whole 95 % CI lies on one side of 0."""
+    return below(s, 0.0) or above(s, 0.0)
+
+
 def within(s: dict, lo: float, hi: float) -> bool:
     return lo < s["ci95"][0] and s["ci95"][1] < hi
 
@@ -162,7 +167,7 @@ def change_words(diff: dict, reference_mean: float, what: str = "the return") ->
     cls = change_class(diff, reference_mean)
     rel = 100 * diff["mean"] / reference_mean if reference_mean else float("nan")
     body = f"{ci(diff, 1, True)}"
-    if cls == "none" and (below(diff, 0.0) or above(diff, 0.0)):
+    if cls == "none" and excludes_zero(diff):
         # inside the margin, yet the interval excludes 0: a real change, a small one
         return (
             f"a small change of {what}, {rel:+.0f} % ({body}: the interval excludes 0 but "
@@ -293,12 +298,13 @@ def saturation_words(frac: float) -> str:
 
 
 def noise_words(diff: dict, shuffled_mean: float, what: str) -> str:
-    """'harmless' only when the paired difference is within the equivalence margin;
+    """'harmless' only when the paired difference is within the equivalence margin and
+    its CI includes 0 ('costs little' when it excludes 0);
     'robust' (a loss under ROBUST_DROP) otherwise named as a cost."""
     cls = change_class(diff, shuffled_mean)
     rel = 100 * diff["mean"] / shuffled_mean if shuffled_mean else float("nan")
     if cls == "none":
-        small = "costs little here" if below(diff, 0.0) or above(diff, 0.0) else "is harmless here"
+        small = "costs little here" if excludes_zero(diff) else "is harmless here"
         return f"{what} {small}: {change_words(diff, shuffled_mean)}"
     if cls == "lower":
         robust = above(diff, -ROBUST_DROP * shuffled_mean)
@@ -496,25 +502,18 @@ def attention_words(res) -> dict:
             f"{saturation_words(r.saturated_frac)}"
         )
 
-    def zeroed(r):
-        e, u = r.errors["zero_hc"], r.errors["none"]["after_0"]["mean"]
-        return "zeroed every step: " + roundoff_words(e["at_reshuffle_max"], e["mean_after"], u)
+    def roundoff(condition, label):
+        def words(r):
+            e, u = r.errors[condition], r.errors["none"]["after_0"]["mean"]
+            return label + roundoff_words(e["at_reshuffle_max"], e["mean_after"], u)
 
-    def relative(r):
-        e, u = r.errors["relative"], r.errors["none"]["after_0"]["mean"]
-        return "relative permutation: " + roundoff_words(e["at_reshuffle_max"], e["mean_after"], u)
-
-    def absolute(r):
-        e, u = r.errors["absolute"], r.errors["none"]["after_0"]["mean"]
-        return "the study's absolute index: " + roundoff_words(
-            e["at_reshuffle_max"], e["mean_after"], u
-        )
+        return words
 
     return {
         "att_mismatch": _per_agent(res, mismatch),
-        "att_zeroed": _per_agent(res, zeroed),
-        "att_relative": _per_agent(res, relative),
-        "att_absolute": _per_agent(res, absolute),
+        "att_zeroed": _per_agent(res, roundoff("zero_hc", "zeroed every step: ")),
+        "att_relative": _per_agent(res, roundoff("relative", "relative permutation: ")),
+        "att_absolute": _per_agent(res, roundoff("absolute", "the study's absolute index: ")),
     }
 
 
