@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from anpolicy.study import recipe
 
@@ -42,3 +43,39 @@ def recipe_figure(run_dirs, budget_episodes: float, target: float, seed_label: s
         f"dotted: the authors' budget, {budget_episodes / 1e6:.1f} M episodes", fontsize=9
     )
     return fig
+
+
+def plot_candidate_curves(ax, candidates: dict) -> list[dict]:
+    """Validation curves of training candidates (a ``data/logs/*candidates*.json`` dict)
+    against CPU-minutes (the points' ``cpu_s`` where recorded, else wall-clock x the run's
+    threads). Returns one summary row per candidate: CPU-minutes, best and last
+    validation mean. A curve point at step 0 (the starting agent) is drawn as a dotted
+    line, once."""
+    rows, start = [], None
+    for c in candidates["candidates"]:
+        curve = c["curve"]
+        if not curve:
+            continue
+        if all("cpu_s" in r for r in curve):
+            t = np.array([r["cpu_s"] for r in curve]) / 60
+        else:
+            t = np.array([r["wall_s"] for r in curve]) / 60 * c["config"].get("threads", 1)
+        v = np.array([r["val_mean"] for r in curve])
+        if curve[0]["step"] == 0:
+            start = v[0]
+        ax.plot(t, v, "o-", ms=3, label=c["label"])
+        rows.append(
+            {
+                "candidate": c["label"],
+                "CPU-minutes": t[-1],
+                "best validation": v.max(),
+                "last validation": v[-1],
+            }
+        )
+    if start is not None:
+        ax.axhline(start, color="k", lw=1, ls=":", label=f"starting agent ({start:.0f})")
+    ax.set(
+        xlabel="CPU-minutes (wall-clock x threads)",
+        ylabel=f"validation return ({candidates['validate_episodes']} episodes)",
+    )
+    return rows

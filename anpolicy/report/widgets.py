@@ -25,6 +25,15 @@ import time
 
 import numpy as np
 
+from anpolicy.report.explorer_controls import (
+    INTERVENTION_CHOICES,
+    LIVE_NOTE,
+    MATHJAX2_SHIM,
+    RESHUFFLE_CHOICES,
+    STATIC_NOTE,
+    VIEW_CHOICES,
+    build_controls,
+)
 from anpolicy.sim import physics
 from anpolicy.study.explorer_model import (
     SATURATED,
@@ -38,44 +47,19 @@ from anpolicy.study.explorer_model import (
 
 __all__ = [
     "INTERVENTION_CHOICES",
+    "LIVE_NOTE",
+    "MATHJAX2_SHIM",
     "RESHUFFLE_CHOICES",
+    "STATIC_NOTE",
+    "VIEW_CHOICES",
     "Explorer",
     "explorer_schedule",
     "parse_permutation",
     "run_explorer_episode",
 ]
 
-INTERVENTION_CHOICES = (
-    ("none", "none"),
-    ("zero h and c every step", "zero_hc"),
-    ("zero c every step (the 2025 study's 'zero state')", "zero_c"),
-    ("reset h and c at each reshuffle (study)", "reset_at_reshuffle"),
-    ("permute state at reshuffle, relative (correct)", "permute_relative"),
-    ("permute state at reshuffle, absolute (the study's)", "permute_absolute"),
-)
-RESHUFFLE_CHOICES = (("never", "none"), ("every k steps", "every"), ("once, at step k", "at"))
-VIEW_CHOICES = (("attention A = tanh(Q Kᵀ)", "attention"), ("scores Q Kᵀ (before tanh)", "scores"))
-STATIC_NOTE = (
-    "This is the panel's saved default state: the page cannot run Python, so the controls "
-    "do nothing here. Open the notebook in JupyterLab (scripts/lab.sh) to play."
-)
-LIVE_NOTE = (
-    "Live: this panel runs in your Python kernel. Each control re-runs the episode; "
-    "text boxes act on Enter or when you leave them."
-)
-# Shown only inside a Jupyter Book page (myst-nb's output container), hidden elsewhere.
-_STATIC_CSS = (
-    "<style>.anp-static-note{display:none}"
-    ".cell_output .anp-static-note{display:inline}"
-    ".jp-OutputArea .anp-static-note{display:none!important}</style>"
-)
 _ERROR = "<span style='color:#b00020'><b>Cannot run:</b> {}</span>"
-_UNSATURATED = float(np.arctanh(SATURATED))  # |Q K^T| below this: |A| < 0.99
 _PROGRESS_EVERY = 50  # steps between progress updates (20 messages per episode)
-
-
-def _static_note_html() -> str:
-    return f"{_STATIC_CSS}<small><i class='anp-static-note'>{html.escape(STATIC_NOTE)}</i></small>"
 
 
 class Explorer:
@@ -110,8 +94,6 @@ class Explorer:
         run: bool = True,
         default_tries: int = 16,
     ):
-        import ipywidgets as w
-
         if episode < -1 or episode > max_episode:
             raise ValueError(f"episode must be -1 (choose) or 0..{max_episode}, got {episode}")
         self.policy, self.params, self.agent = policy, params, agent
@@ -120,128 +102,26 @@ class Explorer:
         self._choose_episode = episode < 0
         self._default_tries = int(default_tries)
         self._default_note = ""
-        layout = w.Layout(width="330px")
-        style = {"description_width": "110px"}
-        self.perm_text = w.Text(
-            value=permutation,
-            description="permutation",
-            continuous_update=False,
-            layout=layout,
-            style=style,
+        c = build_controls(
+            permutation, reshuffle, k, intervention, seed, episode, max_episode, step
         )
-        self.random_button = w.Button(description="draw random", icon="random")
-        self.mode = w.Dropdown(
-            options=RESHUFFLE_CHOICES,
-            value=reshuffle,
-            description="reshuffle",
-            layout=layout,
-            style=style,
-        )
-        self.k = w.BoundedIntText(
-            value=k,
-            min=1,
-            max=physics.MAX_STEPS - 1,
-            description="k (steps)",
-            continuous_update=False,
-            layout=layout,
-            style=style,
-        )
-        self.intervention = w.Dropdown(
-            options=INTERVENTION_CHOICES,
-            value=intervention,
-            description="intervention",
-            layout=w.Layout(width="470px"),
-            style=style,
-        )
-        self.seed = w.BoundedIntText(
-            value=seed,
-            min=0,
-            max=10**9,
-            description="seed",
-            continuous_update=False,
-            layout=layout,
-            style=style,
-        )
-        self.episode = w.BoundedIntText(
-            value=max(episode, 0),
-            min=0,
-            max=max_episode,
-            description="episode",
-            continuous_update=False,
-            layout=layout,
-            style=style,
-        )
-        self.step = w.IntSlider(
-            value=step,
-            min=0,
-            max=physics.MAX_STEPS - 1,
-            description="attention at step",
-            continuous_update=False,
-            layout=w.Layout(width="470px"),
-            style=style,
-        )
-        self.view = w.ToggleButtons(
-            options=VIEW_CHOICES,
-            value="attention",
-            description="show",
-            style={"description_width": "110px", "button_width": "190px"},
-        )
-        self.note = w.HTML(_static_note_html())
-        self.caption = w.HTML()
-        self.status = w.HTML()
-        self.progress = w.IntProgress(
-            value=0,
-            min=0,
-            max=physics.MAX_STEPS,
-            description="step",
-            layout=w.Layout(width="470px", display="none"),
-            style={"description_width": "110px"},
-        )
-        self.att_note = w.HTML()
-        self.output = w.Output()
-        # The live probe: ticks in a browser connected to this kernel (see module doc).
-        self._probe = w.Play(
-            value=0, min=0, max=10**9, interval=250, layout=w.Layout(display="none")
-        )
-        for widget, name in (
-            (self.note, "note"),
-            (self.caption, "caption"),
-            (self.status, "status"),
-            (self.progress, "progress"),
-            (self.output, "figure"),
-            (self.att_note, "saturation"),
-            (self.perm_text, "permutation"),
-            (self.mode, "reshuffle"),
-            (self.k, "k"),
-            (self.intervention, "intervention"),
-            (self.seed, "seed"),
-            (self.episode, "episode"),
-            (self.step, "step"),
-            (self.view, "view"),
-        ):
-            widget.add_class(f"anp-{name}")  # stable hooks for styling and browser tests
-        controls = w.VBox(
-            [
-                w.HBox([self.perm_text, self.random_button]),
-                w.HBox([self.mode, self.k]),
-                self.intervention,
-                w.HBox([self.seed, self.episode]),
-                self.step,
-                self.view,
-            ]
-        )
-        self.panel = w.VBox(
-            [
-                self.note,
-                controls,
-                self.caption,
-                self.status,
-                self.progress,
-                self.output,
-                self.att_note,
-                self._probe,
-            ]
-        )
+        self.perm_text = c.perm_text
+        self.random_button = c.random_button
+        self.mode = c.mode
+        self.k = c.k
+        self.intervention = c.intervention
+        self.seed = c.seed
+        self.episode = c.episode
+        self.step = c.step
+        self.view = c.view
+        self.note = c.note
+        self.caption = c.caption
+        self.status = c.status
+        self.progress = c.progress
+        self.att_note = c.att_note
+        self.output = c.output
+        self._probe = c.probe
+        self.panel = c.panel
         self._rng = np.random.default_rng(seed)
         self._result = None
         self._scores = None
@@ -469,45 +349,15 @@ class Explorer:
 
     def figure(self):
         """The figure for the current result, step and view (None after an error)."""
-        import matplotlib.pyplot as plt
-
-        from anpolicy.report.plots import plot_attention, plot_episode_traces
+        from anpolicy.report.episode_plots import explorer_figure
 
         if self._result is None:
             return None
         trace, ret, length, changes = self._result
         t = min(int(self.step.value), length - 1)
-        fig = plt.figure(figsize=(11, 4.2))
-        grid = fig.add_gridspec(2, 2, width_ratios=[1.9, 1], hspace=0.1, wspace=0.25)
-        ax_a = fig.add_subplot(grid[0, 0])
-        ax_r = fig.add_subplot(grid[1, 0], sharex=ax_a)
-        plot_episode_traces([ax_a, ax_r], trace, marks=[c for c in changes if c < length])
-        for ax in (ax_a, ax_r):
-            ax.axvline(t, color="C3", lw=1)
-        ax_a.tick_params(labelbottom=False)
-        ax_a.set_title(f"return {ret:.1f}; dashed: reshuffles; red: step {t}", fontsize=9)
-        ax_att = fig.add_subplot(grid[:, 1])
         if self.view.value == "scores":
-            from matplotlib.colors import SymLogNorm
-
-            s = self.scores()
-            im = plot_attention(ax_att, s[t], perm=trace["perm"][t])
-            # one colour scale for the whole episode: linear where tanh is not saturated
-            # (|s| < atanh(0.99) = 2.65), logarithmic beyond
-            lim = max(float(np.abs(s).max()), 2 * _UNSATURATED)
-            im.set_norm(SymLogNorm(_UNSATURATED, vmin=-lim, vmax=lim))
-            ax_att.set_title(
-                f"scores Q Kᵀ at step {t}; |s| > {_UNSATURATED:.2f} saturates", fontsize=10
-            )
-        else:
-            now, _ = self.saturation()
-            plot_attention(
-                ax_att,
-                trace["attention"][t],
-                perm=trace["perm"][t],
-                title=f"attention at step {t}: {now:.0%} saturated",
-            )
-        return fig
+            return explorer_figure(trace, ret, length, changes, t, scores=self.scores())
+        return explorer_figure(trace, ret, length, changes, t, saturated=self.saturation()[0])
 
     def redraw(self):
         """Replace the panel's figure (a PNG in the Output widget's state, so that the
@@ -535,31 +385,3 @@ class Explorer:
             "and a change of the state moves A only where the scores Q Kᵀ are near zero. "
             "Choose <i>scores Q Kᵀ</i> above to see the scores under the saturation.</small>"
         )
-
-
-# The widget manager that renders the saved widgets on the book's pages
-# (@jupyter-widgets/html-manager 1.x) typesets labels with MathJax 2's
-# ``MathJax.Hub.Queue``; the book loads MathJax 3, which has no ``Hub``, and every label
-# then throws. This script, shown once before the panel (it returns at once inside
-# JupyterLab or the classic notebook, which typeset by themselves), gives MathJax 3 a
-# ``Hub.Queue`` that calls its own typesetter, whenever MathJax is (re)assigned.
-MATHJAX2_SHIM = """<script>
-(function () {
-  if (document.querySelector(".jp-LabShell, #notebook-container")) { return; }
-  function shim(mj) {
-    if (mj && typeof mj === "object" && !mj.Hub) {
-      mj.Hub = {Queue: function (job) {
-        var el = job && job[2];
-        if (el && mj.typesetPromise) { mj.typesetPromise([el]).catch(function () {}); }
-      }};
-    }
-  }
-  var current = window.MathJax;
-  shim(current);
-  Object.defineProperty(window, "MathJax", {
-    configurable: true,
-    get: function () { return current; },
-    set: function (v) { current = v; shim(v); },
-  });
-})();
-</script>"""
