@@ -88,3 +88,57 @@ def test_table_formats_running_and_finished_runs():
     t = recipe.table(rows)
     assert t.loc["a", "test [95 % CI]"] == "250 [240, 260] (n=2000)"
     assert t.loc["a", "final σ"] == "1.0e-04" and t.loc["a", "validation at 500"] == "—"
+
+
+def _done(mean, lo, hi, stop="step_size", hours=2.0, eps=10.0):
+    return {**_row(mean, lo, hi, stop), "cpu_hours": hours, "episodes_m": eps}
+
+
+ARM = {"label": "pgpe_agent (PGPE)", "test": {"mean": 350.0, "ci95": [335.0, 365.0]}}
+ARM["cpu_hours"] = 6
+
+
+def _answer(rows, arms=(), planned=5):
+    return recipe.training_answer(rows, 471, planned, 18432, 57.3, arms)
+
+
+def test_training_answer_counts_finished_seeds_honestly():
+    running = {**_row(0, 0, 0, "running"), "cpu_hours": 0.1, "episodes_m": 0.5}
+    two = _answer([_done(250, 237, 262), _done(200, 190, 211, "generations"), running])
+    assert "2 of 5 seeds finished, 1 still running, 2 not started" in two
+    assert "both below it" in two and "median 225" in two
+    assert "1 of 2 on a step size below its threshold, 1 of 2 at its generation cap" in two
+    three = _answer([_done(250, 237, 262), _done(200, 190, 211), _done(300, 290, 310)])
+    assert "3 of 5 seeds finished, 2 not started" in three and "all 3 below it" in three
+    assert "still running" not in three
+    five = _answer([_done(250, 237, 262)] * 5)
+    assert "5 of 5 seeds finished)" in five
+    none = _answer([running])
+    assert none.startswith("The authors' recipe has no finished seed yet (0 of 5")
+    assert "Not at" not in none and "Yes" not in none
+
+
+def test_training_answer_follows_the_scores_and_costs_both_ways():
+    below = _answer([_done(250, 237, 262), _done(200, 190, 211)])
+    assert below.startswith("Not at the budgets spent here: all 2 finished runs score below")
+    reached = _answer([_done(250, 237, 262), _done(470, 450, 490)])
+    assert reached.startswith("Yes, on 1 of the 2 finished runs")
+    assert "1 of 2 below it, 1 of 2 consistent with it" in reached
+    above = _answer([_done(520, 500, 540), _done(530, 510, 550)])
+    assert "both above it" in above and above.startswith("Yes, on 2 of the 2")
+    # the cost follows the runs' hours and episodes
+    assert "2.0 CPU-hours here" in below and "10.0 M training episodes (17 %" in below
+    costly = _answer([_done(250, 237, 262, hours=40.0, eps=57.3)])
+    assert "40.0 CPU-hours here" in costly and "(100 % of the authors' 57.3 M)" in costly
+    assert "18,432 CPU-hours" in costly
+
+
+def test_training_answer_places_the_other_arms():
+    rows = [_done(250, 237, 262)]
+    s = _answer(rows, [ARM])
+    assert "pgpe_agent (PGPE) 350 [335, 365] after 6.0 CPU-hours (below 471" in s
+    assert "above every finished recipe seed" in s
+    good = _answer(rows, [{**ARM, "test": {"mean": 480.0, "ci95": [460.0, 500.0]}}])
+    assert "(consistent with 471" in good and good.startswith("Yes, on 1 of the 2")
+    weak = _answer(rows, [{**ARM, "test": {"mean": 38.0, "ci95": [36.0, 40.0]}}])
+    assert "below the best recipe seed" in weak

@@ -161,3 +161,140 @@ def table(rows: list[dict]):
             }
         )
     return pd.DataFrame(out).set_index("run")
+
+
+STOP_WORDS = {
+    "step_size": "on a step size below its threshold",
+    "generations": "at its generation cap",
+}
+
+
+def _count(k: int, n: int) -> str:
+    """'both', 'all 3', 'none', or 'k of n' (of the n finished runs)."""
+    if k == n:
+        return {1: "it", 2: "both"}.get(n, f"all {n}")
+    if k == 0:
+        return "neither" if n == 2 else "none"
+    return f"{k} of {n}"
+
+
+def _span(values, fmt: str) -> str:
+    """'A' for one value or values equal at this precision, else 'A–B'."""
+    a, b = format(min(values), fmt), format(max(values), fmt)
+    return a if a == b else f"{a}–{b}"
+
+
+def _ci(s: dict) -> str:
+    return f"{s['mean']:.0f} [{s['ci95'][0]:.0f}, {s['ci95'][1]:.0f}]"
+
+
+def _against(s: dict, target: float) -> str:
+    """'below' (whole 95 % CI under ``target``), 'above' (over it) or 'consistent with'."""
+    lo, hi = s["ci95"]
+    return "below" if hi < target else ("above" if lo > target else "consistent with")
+
+
+def shipped_arms(manifest: dict, names) -> list[dict]:
+    """The other training arms, from the shipped agents' manifest entries (`read_manifest`):
+    one dict per name with ``label`` (name and optimizer), ``test`` (mean, ci95, n of its
+    shipped test) and ``cpu_hours`` (its log's CPU-hours, plus its parent run's when it was
+    started from another agent). Names missing from the manifest are skipped."""
+    from anpolicy.store.data import load_log
+
+    def hours(name):
+        return cpu_seconds(load_log(name), manifest[name]["config"].get("threads", 1)) / 3600
+
+    arms = []
+    for name in names:
+        e = manifest.get(name)
+        if e is None:
+            continue
+        parent = e.get("parent", {}).get("agent")
+        total = hours(name) + (hours(parent) if parent in manifest else 0.0)
+        how = e["optimizer"].upper() + (f", continued from {parent}" if parent else "")
+        arms.append({"label": f"{name} ({how})", "test": e["test"], "cpu_hours": total})
+    return arms
+
+
+def training_answer(
+    rows: list[dict],
+    target: float,
+    planned: int,
+    authors_cpu_hours: float,
+    authors_episodes_m: float,
+    arms=(),
+) -> str:
+    """The training chapter's answer in words, from the numbers: how far the authors' recipe
+    got over the seeds finished so far (`summarize_runs` rows; ``planned`` seeds in all),
+    where their test scores sit against ``target`` (Tang & Ha's test score: whole 95 % CI
+    below it, containing it, or above it), what they cost in CPU-hours and training episodes
+    against the authors' ``authors_cpu_hours`` and ``authors_episodes_m`` (millions), and
+    what the other arms (`shipped_arms`) scored at what cost. With no finished seed it says
+    that the recipe's answer is not in yet."""
+    finished = [r for r in rows if r["stop_reason"] != "running"]
+    n, running, waiting = len(finished), len(rows) - len(finished), planned - len(rows)
+    status = f"{n} of {planned} seeds finished"
+    status += f", {running} still running" if running else ""
+    status += f", {waiting} not started" if waiting > 0 else ""
+    tests = [{"mean": r["test_mean"], "ci95": [r["test_lo"], r["test_hi"]]} for r in finished]
+    arm_where = [_against(a["test"], target) for a in arms]
+    reached = [_against(s, target) != "below" for s in tests] + [w != "below" for w in arm_where]
+    if any(reached):
+        out = [
+            f"Yes, on {sum(reached)} of the {len(reached)} finished runs (a 95 % CI that "
+            f"reaches Tang & Ha's {target:.0f})."
+        ]
+    elif reached:
+        k = len(reached)
+        runs = "the one finished run scores" if k == 1 else f"all {k} finished runs score"
+        out = [
+            f"Not at the budgets spent here: {runs} below Tang & Ha's {target:.0f} "
+            f"({'its' if k == 1 else 'each'} 95 % CI wholly under it)."
+        ]
+    else:
+        out = []
+    if not finished:
+        out.append(f"The authors' recipe has no finished seed yet ({status}).")
+    else:
+        where = [_against(s, target) for s in tests]
+        if n == 1:
+            scores = f"a test score of {_ci(tests[0])}: {where[0]} Tang & Ha's {target:.0f}"
+        else:
+            means = [s["mean"] for s in tests]
+            sides = [f"{_count(where.count(w), n)} {w} it" for w in dict.fromkeys(where)]
+            scores = (
+                f"test scores of {_span(means, '.0f')} (median {np.median(means):.0f}) "
+                f"against Tang & Ha's {target:.0f}: {', '.join(sides)} (95 % CIs)"
+            )
+        hours = [r["cpu_hours"] for r in finished]
+        eps = [r["episodes_m"] for r in finished]
+        stops = [r["stop_reason"] for r in finished]
+        why = ", ".join(
+            (f"{_count(stops.count(s), n)} " if n > 1 else "") + STOP_WORDS.get(s, s)
+            for s in dict.fromkeys(stops)
+        )
+        out.append(
+            f"The authors' recipe ({status}) gives {scores}. "
+            f"{'Each seed' if n > 1 else 'The seed'} ran {_span(eps, '.1f')} M training episodes "
+            f"({_span([100 * e / authors_episodes_m for e in eps], '.0f')} % of the authors' "
+            f"{authors_episodes_m:.1f} M) and stopped ({why}) after "
+            f"{_span(hours, '.1f')} CPU-hours here, against about {authors_cpu_hours:,.0f} "
+            f"CPU-hours on the authors' cluster."
+        )
+    if arms:
+        best_lo = max((s["ci95"][0] for s in tests), default=None)
+        best_hi = max((s["ci95"][1] for s in tests), default=None)
+        said = []
+        for a, w in zip(arms, arm_where, strict=True):
+            s = a["test"]
+            txt = f"{a['label']} {_ci(s)} after {a['cpu_hours']:.1f} CPU-hours ({w} {target:.0f}"
+            if best_lo is not None:
+                if s["ci95"][0] > best_hi:
+                    txt += ", above every finished recipe seed"
+                elif s["ci95"][1] < best_lo:
+                    txt += ", below the best recipe seed"
+                else:
+                    txt += ", level with the best recipe seed"
+            said.append(txt + ")")
+        out.append("The other arms: " + "; ".join(said) + ".")
+    return " ".join(out)
