@@ -27,9 +27,10 @@ from hypothesis import strategies as st
 from anpolicy.__main__ import build_parser, main
 from anpolicy.sim import fused
 from anpolicy.sim.interventions import Intervention
+from anpolicy.sim.plan import EpisodePlan
 from anpolicy.sim.policy import AttentionNeuronPolicy, FNNPolicy
 from anpolicy.sim.rollout import rollout
-from anpolicy.sim.schedules import ObservationChannels
+from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
 from anpolicy.store import weights
 from anpolicy.store.weights import CheckpointError, load_agent, save_agent
 from anpolicy.study import chapter_params
@@ -419,7 +420,10 @@ def test_fnn_step_refuses_extra_channels_and_accepts_float64():
         ({"n_episodes": 10**13}, "GiB"),
         ({"seed": -1}, "seed must be a non-negative integer"),
         ({"engine": "gpu"}, "unknown engine"),
-        ({"start_states": np.full((2, 4), np.nan)}, "start_states must be finite"),
+        ({"plan": EpisodePlan.draw(0, 3, max_steps=5)}, "the plan has 3 episodes, the rollout 2"),
+        ({"plan": EpisodePlan.draw(0, 2, PermutationSchedule.every(7))}, "not within 5 steps"),
+        ({"plan": EpisodePlan.draw(0, 2, n_permuted=10)}, "the plan permutes 10 channels"),
+        ({"plan": EpisodePlan.draw(0, 2), "schedule": PermutationSchedule.at_reset()}, "either"),
     ],
 )
 def test_rollout_refuses_bad_arguments_in_both_engines(engine, kwargs, message):

@@ -13,6 +13,7 @@ import torch
 
 from anpolicy.sim import fused, physics
 from anpolicy.sim.interventions import ZeroStateEveryStep
+from anpolicy.sim.plan import EpisodePlan
 from anpolicy.sim.policy import AttentionNeuronPolicy, FNNPolicy
 from anpolicy.sim.reference import ReferenceAttentionNeuron
 from anpolicy.sim.rollout import rollout
@@ -142,7 +143,7 @@ def test_fused_episode_ends_like_the_environment():
     pol = AttentionNeuronPolicy()
     zero = np.zeros((1, pol.n_params), np.float32)
     starts = np.array([[2.39, 5.0, math.pi, 0.0], [0.0, 0.0, 0.0, 0.0], [-2.3, -3.0, 1.0, 0.0]])
-    res = rollout(pol, zero, 3, start_states=starts, engine="fused")
+    res = rollout(pol, zero, 3, plan=EpisodePlan.draw(0, 3).with_starts(starts), engine="fused")
     state, ret, length = starts.copy(), np.zeros(3), np.zeros(3, int)
     alive = np.ones(3, bool)
     for _ in range(physics.MAX_STEPS):

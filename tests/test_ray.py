@@ -17,6 +17,7 @@ import pytest
 
 from anpolicy.sim import distributed
 from anpolicy.sim.distributed import Job, evaluate_chunk, plan_chunks
+from anpolicy.sim.plan import EpisodePlan
 from anpolicy.sim.policy import AttentionNeuronPolicy
 from anpolicy.sim.rollout import rollout
 from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
@@ -80,8 +81,8 @@ def test_row_chunks_with_noise_channels_and_given_starts_are_identical(params):
     policy = AttentionNeuronPolicy()
     starts = np.random.default_rng(0).uniform(-1, 1, (24, 4))
     opts = dict(
-        channels=ObservationChannels(n_noise=2), start_states=starts, max_steps=STEPS,
-        engine="fused",
+        channels=ObservationChannels(n_noise=2), max_steps=STEPS, engine="fused",
+        plan=EpisodePlan.draw(5, 24, max_steps=STEPS).with_starts(starts),
     )  # fmt: skip
     whole = rollout(policy, params, 24, seed=5, **opts)
     returns, _ = assemble(Job(policy, params, 24, 5, opts), plan_chunks(7, 24, 3, False))
@@ -171,8 +172,8 @@ class TestTwoActors:
     def test_a_bad_argument_raises_the_engines_error(self, ev, params):
         with pytest.raises(ValueError, match="record_episodes"):
             ev.rollout(AttentionNeuronPolicy(), params, 4, record_episodes=[0])
-        with pytest.raises(ValueError, match="start_states"):
-            ev.rollout(AttentionNeuronPolicy(), params, 4, start_states=np.zeros((3, 4)))
+        with pytest.raises(ValueError, match="the plan has 3 episodes"):
+            ev.rollout(AttentionNeuronPolicy(), params, 4, plan=EpisodePlan.draw(0, 3))
 
     def test_a_killed_actor_mid_generation_loses_nothing(self, ev, params, caplog):
         """Kill actor 0 when the first chunk is in: its queued chunks are re-submitted to a

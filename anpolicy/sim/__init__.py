@@ -3,8 +3,9 @@
 Holds the one set of CartPoleSwingUpHarder equations (`physics`), the Gymnasium env
 (`env`), the policies (`policy`: batched torch; `fused`: the numba-compiled engine;
 `reference`: one plain ``torch.nn`` Attention Neuron), permutation schedules and extra
-observation channels (`schedules`), hooks on the agent's state (`interventions`), the
-batched rollout (`rollout`) and its Ray executor (`distributed`).
+observation channels (`schedules`), the episode plan (`plan`: starts, permutations,
+noise seed, drawn once), hooks on the agent's state (`interventions`), the batched
+rollout (`rollout`) and its Ray executor (`distributed`).
 
 May import: `anpolicy.stats` and modules of this folder. Nothing from `store`,
 `training`, `study` or `report`.

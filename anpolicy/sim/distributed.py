@@ -7,8 +7,8 @@ many episodes (``evaluate``: P = 1), of episodes too; each chunk runs on one Ray
 that holds a warmed engine; the driver puts the returns back in place.
 
 Why the result does not depend on the split (measured and tested, tests/test_ray.py):
-every member of a call runs the same episodes, drawn from the one ``seed`` by
-`rollout.episode_randomness`, and the fused engine (`anpolicy.sim.fused`) computes each
+every member of a call runs the same episodes, one `anpolicy.sim.plan.EpisodePlan` drawn
+once on the driver from the one ``seed``, and the fused engine (`anpolicy.sim.fused`) computes each
 episode in its own SIMD lane of its own member's block, whatever else runs: a chunk
 of rows, or of episodes given the same start states and permutations, returns
 bit-identical numbers to the whole call. Two limits follow from how the engines draw
@@ -55,7 +55,8 @@ from pathlib import Path
 import numpy as np
 
 from anpolicy.sim import physics
-from anpolicy.sim.rollout import ENGINES, RolloutResult, episode_randomness, rollout
+from anpolicy.sim.plan import EpisodePlan
+from anpolicy.sim.rollout import ENGINES, RolloutResult, rollout
 from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
 
 log = logging.getLogger(__name__)
@@ -313,17 +314,15 @@ def evaluate_chunk(job: Job, chunk: tuple[int, int, int, int]):
         return res.returns, res.lengths, res.engine
     from anpolicy.sim import fused
 
-    schedule = opts.get("schedule") or PermutationSchedule.none()
     channels = opts.get("channels") or ObservationChannels()
     max_steps = opts.get("max_steps", physics.MAX_STEPS)
-    starts, perms, change_steps, noise_seed = episode_randomness(
-        job.seed, job.n_episodes, schedule, channels.n_permuted, max_steps
+    plan = opts.get("plan") or EpisodePlan.draw(
+        job.seed, job.n_episodes, opts.get("schedule"), channels.n_permuted, max_steps
     )
-    if opts.get("start_states") is not None:
-        starts = np.asarray(opts["start_states"], dtype=np.float64)
+    part = plan.episodes(e0, e1)
     returns, lengths = fused.run(
-        job.policy, params, starts[e0:e1], perms[e0:e1], change_steps, noise_seed, channels,
-        max_steps,
+        job.policy, params, part.starts, part.perms, part.change_steps, part.noise_seed,
+        channels, max_steps,
     )  # fmt: skip
     return returns, lengths, "fused"
 
@@ -513,7 +512,7 @@ class RayEvaluator:
         record_episodes=None,
         max_steps: int = physics.MAX_STEPS,
         device="cpu",
-        start_states=None,
+        plan: EpisodePlan | None = None,
         compact_below: float = 0.75,
         progress: bool | str = False,
         engine: str = "torch",
@@ -536,18 +535,17 @@ class RayEvaluator:
         if n_episodes < 1:
             raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
         flat = check_params(params, policy.n_params).numpy()
-        if start_states is not None:
-            start_states = np.asarray(start_states, dtype=np.float64)
-            if start_states.shape != (n_episodes, 4) or not np.isfinite(start_states).all():
-                raise ValueError(
-                    f"start_states must be finite (n_episodes, 4), got {start_states.shape}"
-                )
+        n_perm = (channels or ObservationChannels()).n_permuted
+        if plan is None:  # drawn once, here: every chunk runs its rows of this plan
+            plan = EpisodePlan.draw(seed, int(n_episodes), schedule, n_perm, max_steps)
+        elif schedule is not None:
+            raise ValueError("give either a schedule or a plan (which holds its permutations)")
+        plan.check_for(int(n_episodes), n_perm, max_steps)
         options = {
-            "schedule": schedule,
             "channels": channels,
             "interventions": tuple(interventions),
             "max_steps": max_steps,
-            "start_states": start_states,
+            "plan": plan,
             "compact_below": compact_below,
             "engine": engine,
         }

@@ -16,9 +16,12 @@ distribution, not bit for bit (a chaotic closed loop amplifies float32 round-off
 conditions that are compared episode by episode must run on one engine: the book's
 experiments use the default.
 
-Randomness has one source: ``seed``, split by `numpy.random.SeedSequence` into the
-start states, the permutations and the noise stream. Conditions run with the same seed
-therefore see the same starts and the same permutations (paired comparisons).
+The episodes are an `anpolicy.sim.plan.EpisodePlan` (start states, permutations and
+their change steps, the noise seed), drawn once: given as ``plan=``, or drawn from
+``seed`` and ``schedule``. Randomness has one source: ``seed``, split by
+`numpy.random.SeedSequence` into the start states, the permutations and the noise
+stream. Conditions run with the same seed therefore see the same starts and the same
+permutations (paired comparisons).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from tqdm.auto import tqdm
 
 from anpolicy.sim import physics
 from anpolicy.sim.interventions import Intervention, Recorder, StepContext
+from anpolicy.sim.plan import EpisodePlan, episode_randomness  # noqa: F401 (re-exported)
 from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
 
 ENGINES = ("torch", "fused", "auto")
@@ -51,18 +55,6 @@ class RolloutResult:
     @property
     def env_steps(self) -> int:
         return int(self.lengths.sum())
-
-
-def episode_randomness(seed: int, n_episodes: int, schedule, n_permuted, max_steps):
-    """Start states (R, 4) float64, permutations (R, E+1, n) int64, change steps (E,),
-    and the seed of the noise stream, all derived from ``seed``."""
-    if not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    s_start, s_perm, s_noise = np.random.SeedSequence(int(seed)).spawn(3)
-    starts = physics.sample_start_states(np.random.default_rng(s_start), n_episodes)
-    perms = schedule.sample(np.random.default_rng(s_perm), n_episodes, n_permuted, max_steps)
-    noise_seed = int(s_noise.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
-    return starts, perms, schedule.change_steps(max_steps), noise_seed
 
 
 def _positive_int(name: str, value) -> int:
@@ -129,7 +121,7 @@ def rollout(
     record_episodes=None,
     max_steps: int = physics.MAX_STEPS,
     device: str | torch.device = "cpu",
-    start_states=None,
+    plan: EpisodePlan | None = None,
     compact_below: float = 0.75,
     progress: bool | str = False,
     engine: str = "torch",
@@ -139,26 +131,33 @@ def rollout(
     ``schedule`` (default: no shuffling) and ``channels`` (default: the 5 observations)
     build the policy input; ``interventions`` are called at every step (see
     `anpolicy.sim.interventions`); ``record_episodes`` lists episodes whose traces are
-    returned in ``result.traces[(member, episode)]``. ``start_states`` (R, 4) overrides
-    the random starts. ``engine``: "torch", "fused" or "auto" (see the module's docstring;
-    "fused" raises ValueError where it cannot run). Returns a `RolloutResult`.
+    returned in ``result.traces[(member, episode)]``. ``plan``: the episodes to run (an
+    `EpisodePlan` of ``n_episodes`` episodes and ``channels.n_permuted`` channels; then
+    ``schedule`` must be None and ``seed`` only labels the result); default
+    ``EpisodePlan.draw(seed, n_episodes, schedule, ...)``. ``engine``: "torch", "fused"
+    or "auto" (see the module's docstring; "fused" raises ValueError where it cannot
+    run). Returns a `RolloutResult`.
     """
-    schedule = schedule or PermutationSchedule.none()
     channels = channels or ObservationChannels()
     n_episodes = _positive_int("n_episodes", n_episodes)
     max_steps = _positive_int("max_steps", max_steps)
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; use one of {ENGINES}")
+    n_perm, n_chan = channels.n_permuted, channels.n_channels
+    if plan is not None and schedule is not None:
+        raise ValueError("give either a schedule or a plan (which holds its permutations)")
     weights = policy.prepare(params, device)
-    check_memory(weights.population, n_episodes, channels, len(schedule.change_steps(max_steps)))
-    n_pop, n_perm, n_chan = weights.population, channels.n_permuted, channels.n_channels
-    starts, perms, change_steps, noise_seed = episode_randomness(
-        seed, n_episodes, schedule, n_perm, max_steps
-    )
-    if start_states is not None:
-        starts = np.asarray(start_states, dtype=np.float64)
-        if starts.shape != (n_episodes, 4) or not np.isfinite(starts).all():
-            raise ValueError(f"start_states must be finite (n_episodes, 4), got {starts.shape}")
+    n_pop = weights.population
+    if plan is None:  # check the memory before drawing the permutations
+        schedule = schedule or PermutationSchedule.none()
+        check_memory(n_pop, n_episodes, channels, len(schedule.change_steps(max_steps)))
+        plan = EpisodePlan.draw(seed, n_episodes, schedule, n_perm, max_steps)
+    else:
+        check_memory(n_pop, n_episodes, channels, len(plan.change_steps))
+    plan.check_for(n_episodes, n_perm, max_steps)
+    starts, perms, change_steps, noise_seed = (
+        plan.starts, plan.perms, plan.change_steps, plan.noise_seed
+    )  # fmt: skip
     hooks = list(interventions)
     recorder = None
     if record_episodes is not None:

@@ -5,8 +5,10 @@ LSTM state, see `anpolicy.sim.interventions`). `run_conditions` runs several con
 one agent on the same ``n_episodes`` random episodes (paired: episode ``i`` has the
 same start state in every condition, and conditions with the same schedule also share
 its permutations). Conditions are merged into one batched rollout (the engine is
-2-3x faster per env-step on a large batch than on many small ones), which gives the
-same episodes as separate `anpolicy.sim.rollout.rollout` calls with the same seed.
+2-3x faster per env-step on a large batch than on many small ones): each condition's
+`anpolicy.sim.plan.EpisodePlan` is drawn from the seed and the plans are stacked
+(`EpisodePlan.stack`), which gives the same episodes as separate
+`anpolicy.sim.rollout.rollout` calls with the same seed.
 
 `reward_traces` / `recovery_times` / `recovery_experiment` measure how long the agent
 needs to recover from a single reshuffle (definition in `recovery_times`).
@@ -30,8 +32,9 @@ import torch
 
 from anpolicy.sim import physics
 from anpolicy.sim.interventions import Intervention, StepContext
+from anpolicy.sim.plan import EpisodePlan
 from anpolicy.sim.policy import AttentionNeuronPolicy
-from anpolicy.sim.rollout import episode_randomness, rollout
+from anpolicy.sim.rollout import rollout
 from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
 from anpolicy.stats import bootstrap_indices, paired_difference, proportion_ci, summarize
 from anpolicy.study.published import STUDY_2025, TANG_HA_2021, TANG_HA_INTERVALS, published_summary
@@ -156,41 +159,10 @@ class _Block(Intervention):
         self.inner.after_env_step(ctx)
 
 
-class _MergedSchedule:
-    """Duck-typed schedule for a merged rollout: the union of the conditions' change
-    steps, and per-episode permutations (n_total, E + 1, n_perm) that only change at
-    the episode's own condition's steps."""
-
-    def __init__(self, perms: np.ndarray, steps: np.ndarray):
-        self._perms, self._steps = perms, steps
-
-    def change_steps(self, max_steps: int = physics.MAX_STEPS) -> np.ndarray:
-        return self._steps[self._steps < max_steps]
-
-    def sample(self, rng, n_episodes, n, max_steps=physics.MAX_STEPS):
-        if self._perms.shape[0] != n_episodes or self._perms.shape[2] != n:
-            raise ValueError("merged schedule does not match the rollout")
-        return self._perms
-
-    def describe(self) -> str:
-        return "merged conditions"
-
-
-def _merge(conditions, n, seed, n_perm, max_steps):
-    """Start states (n_cond * n, 4), merged schedule, and each condition's own steps."""
-    starts, perms, steps = None, [], []
-    for cond in conditions:
-        s, p, c, _ = episode_randomness(seed, n, cond.schedule, n_perm, max_steps)
-        starts = s if starts is None else starts
-        perms.append(p)
-        steps.append(np.asarray(c, dtype=np.int64))
-    union = np.unique(np.concatenate(steps)) if steps else np.zeros(0, np.int64)
-    merged = np.empty((len(conditions) * n, len(union) + 1, n_perm), dtype=np.int64)
-    for j, (p, c) in enumerate(zip(perms, steps, strict=True)):
-        # event i of the union: the condition's permutation in force from union[i-1] on
-        idx = np.concatenate([[0], np.searchsorted(c, union, side="right")])
-        merged[j * n : (j + 1) * n] = p[:, idx]
-    return np.tile(starts, (len(conditions), 1)), _MergedSchedule(merged, union), steps
+def _plans(conditions, n, seed, n_perm, max_steps) -> list[EpisodePlan]:
+    """Each condition's episodes: the same seed, so the same starts (and the same
+    permutations where the schedules are the same)."""
+    return [EpisodePlan.draw(seed, n, c.schedule, n_perm, max_steps) for c in conditions]
 
 
 def _chunks(conditions, n, channels, max_steps, max_batch, max_perm_bytes=2**28):
@@ -238,28 +210,26 @@ def run_conditions(
     channels = channels or ObservationChannels()
     out: dict[str, ConditionResult] = {}
     for chunk in _chunks(conditions, n_episodes, channels, max_steps, max_batch):
-        starts, schedule, own = _merge(chunk, n_episodes, seed, channels.n_permuted, max_steps)
+        plans = _plans(chunk, n_episodes, seed, channels.n_permuted, max_steps)
         n_total = len(chunk) * n_episodes
         hooks: list[Intervention] = []
         for j, cond in enumerate(chunk):
-            hooks += [_Block(h, j * n_episodes, n_episodes, own[j]) for h in cond.interventions]
+            own = plans[j].change_steps
+            hooks += [_Block(h, j * n_episodes, n_episodes, own) for h in cond.interventions]
         trace = None
         if record_rewards:
             n_pop = np.atleast_2d(np.asarray(params)).shape[0]
             trace = RewardTrace(n_pop, n_total, max_steps)
             hooks.append(trace)
-        if len(chunk) == 1:  # a plain rollout: identical to rollout(...) with this seed
-            schedule, starts = chunk[0].schedule, None
         res = rollout(
             policy,
             params,
             n_total,
             seed=seed,
-            schedule=schedule,
             channels=channels,
             interventions=hooks,
             max_steps=max_steps,
-            start_states=starts,
+            plan=EpisodePlan.stack(plans),  # one plan: the same as rollout(..., seed, schedule)
             progress=progress,
         )
         for j, cond in enumerate(chunk):
@@ -327,7 +297,7 @@ def identical_fraction(a, b, atol: float = 1e-3) -> dict:
 
 
 def engine_agreement(
-    policy, params, n_episodes: int, seed: int = 0, schedule=None, start_states=None
+    policy, params, n_episodes: int, seed: int = 0, schedule=None, plan=None
 ) -> dict:
     """The same episodes on the PyTorch and the fused engine (`anpolicy.sim.rollout`).
 
@@ -342,8 +312,8 @@ def engine_agreement(
     for engine in ("torch", "fused"):
         t0 = time.perf_counter()
         runs[engine] = rollout(
-            policy, params, n_episodes, seed=seed, schedule=schedule,
-            start_states=start_states, engine=engine,
+            policy, params, n_episodes, seed=seed, schedule=schedule, plan=plan,
+            engine=engine,
         )  # fmt: skip
         seconds[engine] = time.perf_counter() - t0
     out = {e: summarize(r.returns[0], r.lengths[0]) for e, r in runs.items()}
@@ -372,7 +342,7 @@ def schedule_permutations(
 ) -> np.ndarray:  # fmt: skip
     """The permutations a rollout with this seed uses: (n_episodes, E + 1, n_permuted),
     index 0 from step 0, index i from the schedule's i-th change step."""
-    return episode_randomness(seed, n_episodes, schedule, n_permuted, max_steps)[1]
+    return EpisodePlan.draw(seed, n_episodes, schedule, n_permuted, max_steps).perms
 
 
 # ------------------------------------------------------------------- recovery

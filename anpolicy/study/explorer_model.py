@@ -102,12 +102,13 @@ def run_explorer_episode(
     chapters' evaluations with that seed). ``on_step(t)``, if given, is called after
     every ``every`` steps (a progress indicator). Same inputs, same numbers."""
     from anpolicy.sim.interventions import make_interventions
-    from anpolicy.sim.rollout import episode_randomness, rollout
+    from anpolicy.sim.plan import EpisodePlan
+    from anpolicy.sim.rollout import rollout
 
     schedule = explorer_schedule(first_perm, mode, k, seed)
-    starts, _, _, _ = episode_randomness(
-        int(seed), int(episode) + 1, PermutationSchedule.none(), physics.OBS_DIM, physics.MAX_STEPS
-    )
+    # episode `episode` of `seed` (its start), with this schedule's permutations
+    start = EpisodePlan.draw(int(seed), int(episode) + 1).starts[int(episode) : int(episode) + 1]
+    plan = EpisodePlan.draw(int(seed), 1, schedule).with_starts(start)
     hooks = list(make_interventions(intervention))
     if on_step is not None:
         hooks.append(_progress_hook(on_step, every))
@@ -116,10 +117,9 @@ def run_explorer_episode(
         params,
         1,
         seed=int(seed),
-        schedule=schedule,
         interventions=hooks,
         record_episodes=[0] if record else None,
-        start_states=starts[int(episode) : int(episode) + 1],
+        plan=plan,
     )
     return ExplorerEpisode(
         res.traces[(0, 0)] if record else None,

@@ -27,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from anpolicy.sim import fused, physics
+from anpolicy.sim.plan import EpisodePlan
 from anpolicy.sim.policy import AttentionNeuronPolicy, FNNPolicy
 from anpolicy.sim.rollout import ENGINES, rollout
 from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
@@ -167,6 +168,14 @@ def training_starts(cfg: TrainConfig, task_seed: int):
     k = round(cfg.upright_starts * cfg.rollouts)
     starts[:k] = physics.sample_upright_starts(rng, k)
     return starts
+
+
+def training_plan(cfg: TrainConfig, task_seed: int, schedule, n_permuted: int) -> EpisodePlan:
+    """One generation's episodes: the task's plan drawn from ``task_seed``, with the
+    curriculum's starts (`training_starts`) where ``cfg.upright_starts`` > 0."""
+    plan = EpisodePlan.draw(task_seed, cfg.rollouts, schedule, n_permuted)
+    starts = training_starts(cfg, task_seed)
+    return plan if starts is None else plan.with_starts(starts)
 
 
 def make_optimizer(cfg: TrainConfig, n_params: int, seed: int):
@@ -345,9 +354,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             torch.as_tensor(pop, dtype=torch.float32),
             cfg.rollouts,
             seed=task_seed,
-            schedule=schedule,
             channels=channels,
-            start_states=training_starts(cfg, task_seed),
+            plan=training_plan(cfg, task_seed, schedule, channels.n_permuted),
             engine=_engine(cfg, policy),
         )
         fitness = res.returns.mean(axis=1)
