@@ -15,8 +15,8 @@ import numpy as np
 
 from anpolicy.sim import physics
 from anpolicy.sim.schedules import PermutationSchedule, validate_permutation
+from anpolicy.study.thresholds import SATURATED  # |A| above it: tanh(Q K^T) within 1 % of +-1
 
-SATURATED = 0.99  # |A| above this counts as saturated: tanh(Q K^T) within 1 % of +-1
 MODES = ("none", "every", "at")
 
 
