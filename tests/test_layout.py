@@ -1,7 +1,8 @@
 """The package's folders are its layers: ``stats`` < ``sim`` < ``store`` < ``training`` <
 ``study`` < ``report``; a module imports only from its own layer and the layers before it
 (every ``anpolicy`` import counts, also those inside functions). The facade
-(``anpolicy/__init__.py``) and the command line (``__main__.py``) sit on top."""
+(``anpolicy/__init__.py``) and the command line (``__main__.py`` and its parts in
+``cli/``) sit on top: nothing in a layer imports them."""
 
 from __future__ import annotations
 
@@ -56,7 +57,9 @@ def test_module_imports_only_its_own_and_earlier_layers(path):
 def test_every_module_lives_in_a_layer():
     top = sorted(p.name for p in PKG.glob("*.py"))
     assert top == ["__init__.py", "__main__.py", "stats.py"]
-    for folder in LAYERS[1:]:
+    folders = sorted(p.name for p in PKG.iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert folders == sorted([*LAYERS[1:], "cli"])
+    for folder in [*LAYERS[1:], "cli"]:
         init = PKG / folder / "__init__.py"
         assert "May import" in init.read_text(encoding="utf-8"), (
             f"{init} says nothing of its imports"
