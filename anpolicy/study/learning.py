@@ -1,506 +1,60 @@
-"""How the Attention Neuron learns: permutation robustness, memory and attention measured
-on every snapshot of a training run (the trainer's ``snapshots/``, see `anpolicy.training.train`).
-
-All snapshots (and, as a reference line, the original authors' agent) run as one
-population on the same episodes (one seed: the same starts for every condition and
-every snapshot), so each comparison is paired on the start states, all on the PyTorch
-engine (the book's rule for conditions compared with each other; it also spares the
-chapter the fused engine's compilation).
-
-Conditions (``CONDITIONS``), all but ``unshuffled`` shuffled once at reset:
-  ``unshuffled``        the observations in the training order;
-  ``shuffled``          one random permutation per episode, drawn at reset (the paper's test);
-  ``every25``/``every100``  a new permutation every 25 / 100 steps;
-  ``every25_relative``  every 25 steps, with each channel's (h, c) moved along with it
-                        (the relative permutation): mathematically the same agent as
-                        ``shuffled``, so it must keep 100 % of the return (an engine check);
-  ``zero_hc``           h and c zeroed before every step (no memory);
-  ``noise5``            5 noise channels N(0, 0.1^2) appended (for the attention on noise).
-
-Shares (``SHARES``) are ratios of mean returns over the same episodes, with a 95 % CI by
-the delta method for a paired ratio; a share is NaN where the denominator's mean return
-is below ``min_return`` (an agent that has not learnt anything keeps no "share").
-
-Attention statistics over every step of every live episode: ``saturated`` is the share of
-entries with |A| > 0.99; ``entropy`` the entropy of |A| normalised over channels (each of
-the 16 rows; divided by log C, so 1 = equal magnitude on every channel); ``noise_share``
-the share of the attention magnitude Σ|A| that falls on the 5 noise channels (0.5 =
-as much as on the 5 real ones); the last two over rows with some attention (NaN for an
-agent whose attention is zero, such as the starting point x0 = 0).
+"""How the Attention Neuron learns, under one name: the measurement on every snapshot of a
+training run (`anpolicy.study.learning_curves`: conditions, shares, attention statistics,
+`measure`, `LearningCurves`) and the answers from its numbers
+(`anpolicy.study.learning_answers`: `answer_order`, `answer_robustness`, `answer_memory`,
+`answer_attention`, the 'beyond the study' table). This module re-exports both.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-
-import numpy as np
-import torch
-
-from anpolicy.sim.interventions import Intervention, PermuteStateAtReshuffle, ZeroStateEveryStep
-from anpolicy.sim.rollout import rollout
-from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
-from anpolicy.stats import Z95
-from anpolicy.store.weights import load_agent
-from anpolicy.study.claims import (  # the book's thresholds, kept once
-    EARLY,
-    EQUIVALENCE,
-    MEMORY_DEPENDENT,
-    RELATIVE_TOLERANCE,
-    SATURATED,
-    SATURATION_CHANGE,
-    TREND_RHO,
+from anpolicy.study.learning_answers import (
+    QUESTIONS,
+    answer_attention,
+    answer_memory,
+    answer_order,
+    answer_robustness,
+    beyond_the_study_rows,
+    beyond_the_study_table,
+    relative_check_failures,
+    spearman,
+)
+from anpolicy.study.learning_curves import (
+    ATTENTION_STATS,
+    CONDITIONS,
+    REFERENCE_LABEL,
+    SCHEMA_VERSION,
+    SHARES,
+    AttentionStats,
+    LearningCurves,
+    Snapshot,
+    add_authors_agent,
+    describe_run,
+    load_series,
+    measure,
+    paired_share,
 )
 
-SCHEMA_VERSION = 1
-CONDITIONS = ("unshuffled", "shuffled", "every25", "every100", "every25_relative", "zero_hc")
-# share name -> (numerator condition, denominator condition)
-SHARES = {
-    "order_kept": ("shuffled", "unshuffled"),
-    "kept_every25": ("every25", "shuffled"),
-    "kept_every100": ("every100", "shuffled"),
-    "kept_relative": ("every25_relative", "shuffled"),
-    "kept_without_memory": ("zero_hc", "shuffled"),
-}
-ATTENTION_STATS = ("saturated", "entropy", "noise_share")
-
-
-class AttentionStats(Intervention):
-    """Accumulates, per population member, the attention statistics of the module
-    docstring over every live step (``after_policy``); read them with `result`."""
-
-    name = "attention_stats"
-
-    def __init__(self, n_members: int, n_noise: int = 0, threshold: float = SATURATED):
-        super().__init__()
-        self.n_noise, self.threshold = n_noise, threshold
-        self.sums = torch.zeros(3, n_members, dtype=torch.float64)  # saturated, entropy, noise
-        self.counts = torch.zeros(2, n_members, dtype=torch.float64)  # entries, rows
-
-    def after_policy(self, ctx):
-        att = ctx.attention.abs().double()  # (P, S, 16, C)
-        live = ctx.alive.double()[:, :, None, None]  # (P, S, 1, 1)
-        n_chan = att.shape[-1]
-        self.sums[0] += ((att > self.threshold) * live).sum(dim=(1, 2, 3))
-        self.counts[0] += live.sum(dim=(1, 2, 3)) * att.shape[2] * n_chan
-        # entropy and noise share are defined for rows with some attention mass only
-        mass = att.sum(dim=-1, keepdim=True)
-        rows = live * (mass > 1e-9)
-        p = att / mass.clamp_min(1e-9)
-        ent = -(p * torch.log(p.clamp_min(1e-30))).sum(dim=-1, keepdim=True) / np.log(n_chan)
-        self.sums[1] += (ent * rows).sum(dim=(1, 2, 3))
-        self.counts[1] += rows.sum(dim=(1, 2, 3))
-        if self.n_noise:
-            noise = p[..., n_chan - self.n_noise :].sum(dim=-1, keepdim=True)
-            self.sums[2] += (noise * rows).sum(dim=(1, 2, 3))
-
-    def result(self) -> dict:
-        """Per member (P,): saturated share; entropy and noise share (NaN for a member
-        whose attention was zero at every step: no distribution over channels)."""
-        rows = torch.where(self.counts[1] > 0, self.counts[1], torch.nan)
-        out = {
-            "saturated": (self.sums[0] / self.counts[0].clamp_min(1)).numpy(),
-            "entropy": (self.sums[1] / rows).numpy(),
-        }
-        if self.n_noise:
-            out["noise_share"] = (self.sums[2] / rows).numpy()
-        return out
-
-
-def paired_share(num: np.ndarray, den: np.ndarray, min_return: float) -> tuple:
-    """``mean(num) / mean(den)`` over paired episodes (last axis) with a 95 % CI by the
-    delta method; NaN where ``mean(den) < min_return``. Shapes (P, R) -> three (P,)."""
-    num, den = np.asarray(num, np.float64), np.asarray(den, np.float64)
-    if num.shape != den.shape:
-        raise ValueError(f"paired shares need equal shapes, got {num.shape} and {den.shape}")
-    n = num.shape[-1]
-    m_num, m_den = num.mean(axis=-1), den.mean(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = m_num / m_den
-        resid = (num - ratio[..., None] * den) / m_den[..., None]
-        se = resid.std(axis=-1, ddof=1) / np.sqrt(n)
-    bad = m_den < min_return
-    ratio, se = np.where(bad, np.nan, ratio), np.where(bad, np.nan, se)
-    return ratio, ratio - Z95 * se, ratio + Z95 * se
-
-
-@dataclass
-class Snapshot:
-    """One point of a learning curve: a label, its parameters (913,) float32, and where it
-    sits in training (``generation``/``episodes``; None for the reference agent)."""
-
-    label: str
-    params: np.ndarray
-    generation: int | None = None
-    episodes: int | None = None
-    validation: float | None = None
-
-
-def load_series(folder, every: int = 1) -> list[Snapshot]:
-    """The snapshots in ``folder`` (a run directory or a shipped ``data/snapshots/NAME``),
-    ascending in generation; ``every`` keeps every k-th one (the last is always kept)."""
-    folder = Path(folder)
-    files = sorted((folder / "snapshots").glob("gen_*.npz")) or sorted(folder.glob("gen_*.npz"))
-    if not files:
-        raise FileNotFoundError(f"no snapshots (gen_*.npz) in {folder} or {folder}/snapshots")
-    if every < 1:
-        raise ValueError(f"every must be >= 1, got {every}")
-    keep = files[::every] if files[-1] in files[::every] else [*files[::every], files[-1]]
-    out = []
-    for f in keep:
-        _, params, meta = load_agent(f)
-        out.append(
-            Snapshot(
-                label=f"generation {meta['generation']}",
-                params=params,
-                generation=int(meta["generation"]),
-                episodes=int(meta["episodes"]),
-                validation=meta.get("validation_mean"),
-            )
-        )
-    return out
-
-
-REFERENCE_LABEL = "authors' agent"
-
-
-def add_authors_agent(points: list[Snapshot]) -> tuple[list[Snapshot], str]:
-    """``points`` plus Tang & Ha's published agent as the reference (no generation), and
-    an empty note; without its file, ``points`` unchanged and a note that says why."""
-    from anpolicy.store import authors
-
-    try:
-        path = authors.resolve()
-    except authors.AuthorsWeightsMissing as e:
-        return points, f"The authors' agent is not measured: {e}."
-    return [*points, Snapshot(REFERENCE_LABEL, load_agent(path)[1])], ""
-
-
-def describe_run(run_dir) -> dict:
-    """What a run directory says about itself: its config (optimizer, population,
-    rollouts, sigma0, seed, snapshot interval), the generations logged, and why it stopped
-    (``running`` while it has no result.json)."""
-    run = Path(run_dir)
-    cfg = json.loads((run / "config.json").read_text())
-    rows = (run / "log.jsonl").read_text().splitlines() if (run / "log.jsonl").exists() else []
-    result = run / "result.json"
-    stop = json.loads(result.read_text()).get("stop_reason") if result.exists() else "running"
-    return {
-        "optimizer": cfg["optimizer"],
-        "popsize": cfg["popsize"],
-        "rollouts": cfg["rollouts"],
-        "sigma0": cfg["sigma0"],
-        "seed": cfg["seed"],
-        "snapshot_every": cfg.get("snapshot_every", 0),
-        "generations_logged": len([r for r in rows if r.strip()]),
-        "stop_reason": stop,
-    }
-
-
-@dataclass
-class LearningCurves:
-    """Measurements per snapshot (arrays of length P, in the order of ``labels``).
-
-    ``returns[c]`` / ``returns_ci[c]``: mean return and its 95 % CI (normal) under
-    condition c; ``shares[s]`` / ``shares_ci[s]``: the paired ratios of ``SHARES``;
-    ``attention[k]``: the attention statistics, ``k`` in ``ATTENTION_STATS`` (noise_share
-    from the ``noise5`` condition, the others from ``shuffled``).
-    """
-
-    labels: list
-    generations: list
-    episodes: list
-    validation: list
-    n_episodes: int
-    seed: int
-    min_return: float
-    returns: dict = field(default_factory=dict)
-    returns_ci: dict = field(default_factory=dict)
-    shares: dict = field(default_factory=dict)
-    shares_ci: dict = field(default_factory=dict)
-    attention: dict = field(default_factory=dict)
-    schema: int = SCHEMA_VERSION
-
-    def save(self, path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(asdict(self), default=_jsonable, indent=1))
-        return path
-
-    @classmethod
-    def load(cls, path) -> LearningCurves:
-        data = json.loads(Path(path).read_text())
-        if data.get("schema") != SCHEMA_VERSION:
-            raise ValueError(f"{path}: schema {data.get('schema')}, expected {SCHEMA_VERSION}")
-        for key in ("returns", "returns_ci", "shares", "shares_ci", "attention"):
-            data[key] = {k: _array(v) for k, v in data[key].items()}
-        return cls(**data)
-
-    def column(self, label: str) -> int:
-        return self.labels.index(label)
-
-
-def _array(values) -> np.ndarray:
-    """A saved (nested) list, None for NaN, back to a float64 array."""
-    if values and isinstance(values[0], list):
-        return np.stack([_array(v) for v in values])
-    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-
-
-def _jsonable(x):
-    if isinstance(x, np.ndarray):
-        if x.ndim > 1:
-            return [_jsonable(row) for row in x]
-        return [None if not np.isfinite(v) else float(v) for v in x]
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"cannot serialise {type(x)}")
-
-
-def _condition(name: str):
-    """(schedule, channels, interventions) of a condition."""
-    reset = PermutationSchedule.at_reset()
-    return {
-        "unshuffled": (PermutationSchedule.none(), ObservationChannels(), []),
-        "shuffled": (reset, ObservationChannels(), []),
-        "every25": (PermutationSchedule.every(25), ObservationChannels(), []),
-        "every100": (PermutationSchedule.every(100), ObservationChannels(), []),
-        "every25_relative": (
-            PermutationSchedule.every(25),
-            ObservationChannels(),
-            [PermuteStateAtReshuffle("relative")],
-        ),
-        "zero_hc": (reset, ObservationChannels(), [ZeroStateEveryStep(("h", "c"))]),
-        "noise5": (reset, ObservationChannels(n_noise=5), []),
-    }[name]
-
-
-def measure(
-    points: list[Snapshot],
-    n_episodes: int = 500,
-    seed: int = 0,
-    min_return: float = 50.0,
-    progress: bool = False,
-) -> LearningCurves:
-    """Run every condition on every snapshot (one population, the same episodes) and
-    return the `LearningCurves`."""
-    from anpolicy.sim.policy import AttentionNeuronPolicy
-
-    if not points:
-        raise ValueError("measure needs at least one snapshot")
-    policy = AttentionNeuronPolicy()
-    params = torch.as_tensor(np.stack([p.params for p in points]), dtype=torch.float32)
-    out = LearningCurves(
-        labels=[p.label for p in points],
-        generations=[p.generation for p in points],
-        episodes=[p.episodes for p in points],
-        validation=[p.validation for p in points],
-        n_episodes=n_episodes,
-        seed=seed,
-        min_return=min_return,
-    )
-    per_episode = {}
-    for name in (*CONDITIONS, "noise5"):
-        schedule, channels, hooks = _condition(name)
-        stats = AttentionStats(len(points), n_noise=channels.n_noise)
-        if name in ("shuffled", "noise5"):
-            hooks = [*hooks, stats]
-        res = rollout(
-            policy,
-            params,
-            n_episodes,
-            seed=seed,
-            schedule=schedule,
-            channels=channels,
-            interventions=hooks,
-            progress=progress and name,
-        )
-        r = res.returns
-        per_episode[name] = r
-        se = r.std(axis=1, ddof=1) / np.sqrt(n_episodes)
-        out.returns[name] = r.mean(axis=1)
-        out.returns_ci[name] = np.stack([r.mean(axis=1) - Z95 * se, r.mean(axis=1) + Z95 * se])
-        if name == "shuffled":
-            a = stats.result()
-            out.attention["saturated"], out.attention["entropy"] = a["saturated"], a["entropy"]
-        if name == "noise5":
-            out.attention["noise_share"] = stats.result()["noise_share"]
-    for share, (num, den) in SHARES.items():
-        ratio, lo, hi = paired_share(per_episode[num], per_episode[den], min_return)
-        out.shares[share], out.shares_ci[share] = ratio, np.stack([lo, hi])
-    return out
-
-
-# ---------------------------------------------------------------- answers from numbers
-# (thresholds: `anpolicy.study.claims`)
-
-
-def _training(curves: LearningCurves) -> np.ndarray:
-    """Indices of the run's snapshots (not the reference agent), in training order."""
-    return np.array([i for i, g in enumerate(curves.generations) if g is not None], dtype=int)
-
-
-def spearman(x, y) -> float:
-    """Spearman rank correlation of two equal-length sequences (NaN for fewer than 3)."""
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    if len(x) < 3:
-        return float("nan")
-    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
-def _significantly_off(curves: LearningCurves, share: str, margin: float) -> list[int]:
-    """Indices whose ``share`` CI excludes 100 % AND whose estimate is off 100 % by more
-    than ``margin`` (a significant but round-off-sized difference does not count)."""
-    lo, hi = curves.shares_ci[share]
-    values = curves.shares[share]
-    return [
-        i
-        for i in range(len(curves.labels))
-        if np.isfinite(lo[i]) and not lo[i] <= 1.0 <= hi[i] and abs(values[i] - 1.0) > margin
-    ]
-
-
-def relative_check_failures(curves: LearningCurves) -> list[str]:
-    """Labels of snapshots whose ``kept_relative`` share is off 100 % (see
-    `RELATIVE_TOLERANCE`); should be none: moving each channel's state with it makes a
-    reshuffle invisible to the layer."""
-    off = _significantly_off(curves, "kept_relative", RELATIVE_TOLERANCE)
-    return [curves.labels[i] for i in off]
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f} %"
-
-
-def answer_order(curves: LearningCurves) -> str:
-    """When does the order of the inputs (fixed for the episode) stop mattering?"""
-    idx = [i for i in _training(curves) if np.isfinite(curves.shares["order_kept"][i])]
-    if not idx:
-        return "No snapshot earns enough return to compare shuffled with unshuffled episodes."
-    off = [
-        curves.labels[i] for i in _significantly_off(curves, "order_kept", EQUIVALENCE) if i in idx
-    ]
-    shares = curves.shares["order_kept"][idx]
-    lo_pct, hi_pct = _pct(shares.min()), _pct(shares.max())
-    span = lo_pct if lo_pct == hi_pct else f"{lo_pct}–{hi_pct}"
-    if not off:
-        return (
-            f"At no snapshot with a measurable return ({len(idx)} of them) does the return "
-            f"shuffled once at reset differ from the unshuffled one by more than "
-            f"{_pct(EQUIVALENCE)} with a 95 % CI that excludes equality (shares {span}): a "
-            "fixed order never mattered, from the first generation on — by construction of "
-            "the layer, not learnt."
-        )
-    return (
-        f"At {len(off)} of {len(idx)} snapshots ({', '.join(off)}) the return shuffled at "
-        f"reset differs from the unshuffled one by more than {_pct(EQUIVALENCE)}, beyond its "
-        f"95 % CI (shares {span})."
-    )
-
-
-def answer_robustness(curves: LearningCurves, share: str = "kept_every25") -> str:
-    """Does robustness to reshuffles grow with skill or against it?"""
-    idx = [i for i in _training(curves) if np.isfinite(curves.shares[share][i])]
-    if len(idx) < 3:
-        return f"Too few snapshots ({len(idx)}) earn a measurable return to judge a trend."
-    skill, kept = curves.returns["shuffled"][idx], curves.shares[share][idx]
-    rho = spearman(skill, kept)
-    first, last = curves.labels[idx[0]], curves.labels[idx[-1]]
-    span = f"{_pct(kept[0])} at {first} to {_pct(kept[-1])} at {last}"
-    if rho >= TREND_RHO:
-        trend = "grows with skill"
-    elif rho <= -TREND_RHO:
-        trend = "falls as skill grows"
-    else:
-        trend = "shows no consistent trend with skill"
-    return (
-        f"The share of the return kept under reshuffles every {share[len('kept_every') :]} "
-        f"steps {trend} (Spearman ρ = {rho:+.2f} against the shuffled return over "
-        f"{len(idx)} snapshots; from {span})."
-    )
-
-
-def answer_memory(curves: LearningCurves) -> str:
-    """Does the agent come to depend on its memory early or late in training?"""
-    idx = [i for i in _training(curves) if np.isfinite(curves.shares["kept_without_memory"][i])]
-    if not idx:
-        return "No snapshot earns enough return to measure its reliance on memory."
-    hi = curves.shares_ci["kept_without_memory"][1]
-    total = curves.episodes[idx[-1]] or 1
-    dependent = [i for i in idx if hi[i] < MEMORY_DEPENDENT]
-    kept = curves.shares["kept_without_memory"]
-    if not dependent:
-        return (
-            f"No snapshot is shown to depend on its memory (that would take a share kept "
-            f"with h and c zeroed every step whose whole 95 % CI lies below "
-            f"{_pct(MEMORY_DEPENDENT)}); the lowest share kept is "
-            f"{_pct(np.nanmin(kept[idx]))}, at {curves.labels[idx[int(np.nanargmin(kept[idx]))]]}."
-        )
-    i = dependent[0]
-    when = "early" if curves.episodes[i] <= EARLY * total else "late"
-    return (
-        f"The agent comes to depend on its memory {when}: from {curves.labels[i]} "
-        f"({_pct(curves.episodes[i] / total)} of the run's training episodes) zeroing h "
-        f"and c every step keeps only {_pct(kept[i])} of its return (whole 95 % CI below "
-        f"{_pct(MEMORY_DEPENDENT)}); at {curves.labels[idx[-1]]} it keeps "
-        f"{_pct(kept[idx[-1]])}."
-    )
-
-
-def answer_attention(curves: LearningCurves) -> str:
-    """Does the attention saturate as the agent learns?"""
-    idx = _training(curves)
-    sat = curves.attention["saturated"]
-    a, b = sat[idx[0]], sat[idx[-1]]
-    if b - a >= SATURATION_CHANGE:
-        verb = "saturates as it learns"
-    elif a - b >= SATURATION_CHANGE:
-        verb = "de-saturates as it learns"
-    else:
-        verb = "neither saturates nor de-saturates"
-    text = (
-        f"The attention {verb}: the share of entries with |A| > {SATURATED} goes from "
-        f"{_pct(a)} at {curves.labels[idx[0]]} to {_pct(b)} at {curves.labels[idx[-1]]}"
-    )
-    ref = [i for i, g in enumerate(curves.generations) if g is None]
-    if ref:
-        text += f" (the {curves.labels[ref[0]]}: {_pct(sat[ref[0]])})"
-    return text + "."
-
-
-QUESTIONS = {
-    "order": "When does a fixed order of the inputs stop mattering?",
-    "robustness": "Does robustness to reshuffles grow with skill?",
-    "memory": "When does the agent come to depend on its memory?",
-    "attention": "Does the attention saturate as the agent learns?",
-}
-
-
-def beyond_the_study_rows(saved: dict) -> list[dict]:
-    """Rows for the conclusions' "beyond the study" table, from the learning chapter's
-    saved results (`anpolicy.store.results.load_results("learning")`): question, answer, and
-    what was measured. A missing answer raises KeyError naming it."""
-    run, answers = saved["run"], saved["answers"]
-    measured = (
-        f"{saved['n_snapshots']} snapshots of a {run['optimizer'].upper()} run (training "
-        f"seed {run['seed']}), {saved['n_episodes']} episodes each (seed {saved['seed']})"
-    )
-    return [
-        {"question": q, "answer": answers[key], "measured on": measured}
-        for key, q in QUESTIONS.items()
-    ]
-
-
-def beyond_the_study_table():
-    """The conclusions' "beyond the study" rows as a `pandas.DataFrame` indexed by question,
-    or, where the learning chapter has not run in this build, a one-line note saying so."""
-    import pandas as pd
-
-    from anpolicy.store.results import load_results
-
-    try:
-        saved = load_results("learning")
-    except FileNotFoundError:
-        return "Not measured in this build: run book/learning.ipynb first."
-    return pd.DataFrame(beyond_the_study_rows(saved)).set_index("question")
+__all__ = [
+    "ATTENTION_STATS",
+    "AttentionStats",
+    "CONDITIONS",
+    "LearningCurves",
+    "QUESTIONS",
+    "REFERENCE_LABEL",
+    "SCHEMA_VERSION",
+    "SHARES",
+    "Snapshot",
+    "add_authors_agent",
+    "answer_attention",
+    "answer_memory",
+    "answer_order",
+    "answer_robustness",
+    "beyond_the_study_rows",
+    "beyond_the_study_table",
+    "describe_run",
+    "load_series",
+    "measure",
+    "paired_share",
+    "relative_check_failures",
+    "spearman",
+]
