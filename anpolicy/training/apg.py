@@ -48,7 +48,7 @@ from anpolicy.stats import summarize
 from anpolicy.store.checkpoint import RunClock, load_checkpoint
 from anpolicy.store.checkpoint import save_checkpoint as save_checkpoint_file
 from anpolicy.store.weights import load_agent, save_agent
-from anpolicy.training.train import _log_upto, code_version
+from anpolicy.training.run_files import _log_upto, code_version
 
 
 @dataclass

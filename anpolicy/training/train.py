@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,16 +25,50 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from anpolicy.sim import fused, physics
-from anpolicy.sim.plan import EpisodePlan
+from anpolicy.sim import fused
 from anpolicy.sim.policy import AttentionNeuronPolicy, FNNPolicy
-from anpolicy.sim.rollout import ENGINES, rollout
+from anpolicy.sim.rollout import rollout
 from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
-from anpolicy.stats import summarize
 from anpolicy.store.checkpoint import RunClock, load_checkpoint
 from anpolicy.store.checkpoint import save_checkpoint as save_checkpoint_file
-from anpolicy.store.weights import load_agent, save_agent
-from anpolicy.training.es import CMAES, IPOPCMAES, PGPE
+from anpolicy.store.weights import save_agent
+from anpolicy.training.generation import (
+    _engine,
+    evaluate_params,
+    make_optimizer,
+    training_plan,
+    training_starts,
+)
+from anpolicy.training.run_files import (
+    SNAPSHOT_DIR,
+    _log_upto,
+    code_version,
+    load_snapshots,
+    snapshot_generations,
+    snapshot_path,
+)
+
+__all__ = [
+    "RESUMABLE_FIELDS",
+    "SAVED_RUN_DEFAULTS",
+    "SNAPSHOT_DIR",
+    "TrainConfig",
+    "TrainingInterrupted",
+    "_engine",
+    "_log_upto",
+    "code_version",
+    "evaluate_params",
+    "finalize",
+    "finalize_from_checkpoint",
+    "load_snapshots",
+    "make_optimizer",
+    "snapshot_generations",
+    "snapshot_path",
+    "stop_reason",
+    "train",
+    "training_plan",
+    "training_starts",
+]
 
 
 @dataclass
@@ -115,108 +148,6 @@ RESUMABLE_FIELDS = {
     "max_episodes",
     "ray_address",
 }
-SNAPSHOT_DIR = "snapshots"
-
-
-def code_version() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent,
-            timeout=10,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def snapshot_path(run_dir, gen: int) -> Path:
-    return Path(run_dir) / SNAPSHOT_DIR / f"gen_{gen:06d}.npz"
-
-
-def snapshot_generations(run_dir) -> list[int]:
-    """Generations of the snapshots a run directory holds, ascending."""
-    folder = Path(run_dir) / SNAPSHOT_DIR
-    return sorted(int(p.stem[4:]) for p in folder.glob("gen_*.npz"))
-
-
-def load_snapshots(run_dir) -> list[tuple[object, np.ndarray, dict]]:
-    """``[(policy, params, meta), ...]`` of a run's snapshot series, by generation.
-    ``meta`` holds ``generation``, ``episodes`` (training episodes seen), ``env_steps``,
-    ``wall_s``, ``validation_mean`` and ``validation_se``."""
-    return [load_agent(snapshot_path(run_dir, g)) for g in snapshot_generations(run_dir)]
-
-
-def _log_upto(log_path: Path, step: int, key: str = "gen") -> str:
-    """The log's lines up to ``step`` of column ``key`` (a checkpoint's), as text."""
-    lines = log_path.read_text().splitlines() if log_path.exists() else []
-    return "".join(ln + "\n" for ln in lines if ln.strip() and json.loads(ln)[key] <= step)
-
-
-def training_starts(cfg: TrainConfig, task_seed: int):
-    """Start states (rollouts, 4) of one generation's episodes, or None for the task's
-    own (drawn by the rollout from ``task_seed``). With ``cfg.upright_starts`` > 0 the
-    first ``round(share * rollouts)`` episodes start upright (a curriculum)."""
-    if not 0.0 <= cfg.upright_starts <= 1.0:
-        raise ValueError(f"upright_starts must be in [0, 1], got {cfg.upright_starts}")
-    if cfg.upright_starts == 0.0:
-        return None
-    rng = np.random.default_rng([task_seed, 1])
-    starts = physics.sample_start_states(rng, cfg.rollouts)
-    k = round(cfg.upright_starts * cfg.rollouts)
-    starts[:k] = physics.sample_upright_starts(rng, k)
-    return starts
-
-
-def training_plan(cfg: TrainConfig, task_seed: int, schedule, n_permuted: int) -> EpisodePlan:
-    """One generation's episodes: the task's plan drawn from ``task_seed``, with the
-    curriculum's starts (`training_starts`) where ``cfg.upright_starts`` > 0."""
-    plan = EpisodePlan.draw(task_seed, cfg.rollouts, schedule, n_permuted)
-    starts = training_starts(cfg, task_seed)
-    return plan if starts is None else plan.with_starts(starts)
-
-
-def make_optimizer(cfg: TrainConfig, n_params: int, seed: int):
-    x0 = None
-    if cfg.init_from:
-        policy, x0, _ = load_agent(cfg.init_from)
-        if policy.spec() != cfg.make_policy().spec():
-            raise ValueError(f"--init-from {cfg.init_from} holds a {policy.spec()} policy")
-    if cfg.optimizer in ("cma", "sepcma"):
-        return CMAES(
-            n_params, cfg.popsize, cfg.sigma0, seed, diagonal=cfg.optimizer == "sepcma", x0=x0
-        )
-    if cfg.optimizer == "ipop":
-        return IPOPCMAES(
-            n_params, cfg.popsize, cfg.sigma0, seed, x0=x0, restart_step_size=cfg.restart_step_size
-        )
-    if cfg.optimizer == "pgpe":
-        return PGPE(n_params, cfg.popsize, seed, cfg.center_lr, cfg.stdev_lr, cfg.init_stdev, x0=x0)
-    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use cma, sepcma, ipop or pgpe")
-
-
-def _engine(cfg: TrainConfig, policy) -> str:
-    """The engine a run uses: the fused one is for the Attention Neuron; an FNN run with
-    ``engine="fused"`` (the default) runs on the PyTorch engine, as ``"auto"`` would."""
-    if cfg.engine not in ENGINES:
-        raise ValueError(f"unknown engine {cfg.engine!r}; use one of {ENGINES}")
-    return "torch" if cfg.engine == "torch" or policy.kind != "attention_neuron" else "auto"
-
-
-def evaluate_params(cfg: TrainConfig, policy, params, n_episodes: int, seed: int) -> dict:
-    channels = ObservationChannels(n_noise=cfg.noise_channels)
-    res = rollout(
-        policy,
-        params,
-        n_episodes,
-        seed=seed,
-        schedule=cfg.test_schedule(),
-        channels=channels,
-        engine=_engine(cfg, policy),
-    )
-    return summarize(res.returns[0], res.lengths[0])
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
