@@ -133,3 +133,31 @@ def test_episode_animation_loads_nothing_from_the_network():
     assert "<img" in html or "frames" in html
     assert not re.search(r"<(link|script)[^>]*(href|src)=\"(https?:)?//", html)
     plt.close("all")
+
+
+def test_verdict_table_has_one_row_per_claim_with_both_agents():
+    from anpolicy.report.tables import verdict_table_html
+    from anpolicy.study.verdicts import Judged, Verdict
+
+    rows = [
+        Verdict(
+            key=f"c{i}",
+            claim=f"claim {i} <b>",
+            source="Tang & Ha (2021)",
+            reported="471",
+            chapter="permutations",
+            rule="a rule",
+            by_agent={
+                "authors": Judged(f"authors measured {i}", "confirmed"),
+                "ours": Judged(f"ours measured {i}", "refuted" if i else "confirmed"),
+            },
+        )
+        for i in range(3)
+    ]
+    html = verdict_table_html(rows, caption="cap")
+    assert html.count("<tr>") == 1 + len(rows) and "<caption>cap</caption>" in html
+    for i in range(3):
+        assert f"authors measured {i}" in html and f"ours measured {i}" in html
+    assert "claim 0 &lt;b&gt;" in html  # escaped
+    assert html.count("(same verdict: yes)") == 1 and html.count("(same verdict: no)") == 2
+    assert html.count('href="permutations.html"') == 3

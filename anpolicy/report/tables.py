@@ -108,3 +108,52 @@ def scores_table(res):
         "episodes": 1000,
     })  # fmt: skip
     return pd.DataFrame(rows).set_index("agent")
+
+
+def verdict_table_html(verdicts, caption: str = "") -> str:
+    """The conclusions' verdict table as self-contained HTML, four columns so that it fits
+    the page: the claim (its source, reported number and rule one click away), then per
+    agent its verdict (coloured) above what was measured, our column saying whether our
+    agent gets the same verdict, and the chapter that measured it. ``verdicts``:
+    `anpolicy.study.verdicts.build_verdicts` rows."""
+    import html
+
+    from anpolicy.study.verdicts import VERDICT_COLOURS, link
+
+    esc = html.escape
+
+    def badge(verdict: str) -> str:
+        colour = VERDICT_COLOURS.get(verdict, "#ffffff")
+        return f'<b style="background:{colour};padding:0 0.3em">{esc(verdict)}</b>'
+
+    rows = []
+    for v in verdicts:
+        a, o = v.by_agent["authors"], v.by_agent["ours"]
+        rule = esc(v.rule + (f" {v.note}" if v.note else ""))
+        claim = (
+            f"{esc(v.claim)}<details><summary>source, rule</summary>{esc(v.source)}; "
+            f"reported: {esc(v.reported)}. <i>Rule:</i> {rule}</details>"
+        )
+        same = "" if v.agrees == "—" else f" (same verdict: {esc(v.agrees)})"
+        cells = [
+            claim,
+            f"{badge(a.verdict)}<br>{esc(a.measured)}",
+            f"{badge(o.verdict)}{same}<br>{esc(o.measured)}",
+            link(v.chapter),
+        ]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    head = ["claim", "Tang & Ha's agent: verdict, measured", "our agent: verdict, measured"]
+    widths = ["26%", "32%", "32%", "10%"]
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    return (
+        '<table class="table verdict-table" style="font-size:0.8em;width:100%;'
+        'overflow-wrap:anywhere">'
+        + cap
+        + "<colgroup>"
+        + "".join(f'<col style="width:{w}">' for w in widths)
+        + "</colgroup><thead><tr>"
+        + "".join(f"<th>{esc(h)}</th>" for h in [*head, "chapter"])
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
