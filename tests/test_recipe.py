@@ -138,6 +138,7 @@ def test_training_answer_places_the_other_arms():
     s = _answer(rows, [ARM])
     assert "pgpe_agent (PGPE) 350 [335, 365] after 6.0 CPU-hours (below 471" in s
     assert "above every finished recipe seed" in s
+    assert s.startswith("Not at the budgets spent here: all 2 finished runs (1 recipe seed, 1 ")
     good = _answer(rows, [{**ARM, "test": {"mean": 480.0, "ci95": [460.0, 500.0]}}])
     assert "(consistent with 471" in good and good.startswith("Yes, on 1 of the 2")
     weak = _answer(rows, [{**ARM, "test": {"mean": 38.0, "ci95": [36.0, 40.0]}}])

@@ -247,6 +247,10 @@ def training_answer(
     elif reached:
         k = len(reached)
         runs = "the one finished run scores" if k == 1 else f"all {k} finished runs score"
+        if n and arms:
+            seeds = f"{n} recipe seed" + "s" * (n > 1)
+            others = f"{len(arms)} other arm" + "s" * (len(arms) > 1)
+            runs = runs.replace(" score", f" ({seeds}, {others}) score")
         out = [
             f"Not at the budgets spent here: {runs} below Tang & Ha's {target:.0f} "
             f"({'its' if k == 1 else 'each'} 95 % CI wholly under it)."
