@@ -245,15 +245,6 @@ def build_verdicts(results: dict) -> list[Verdict]:
     return out
 
 
-def verdict_frame(verdicts: list[Verdict]):
-    """A `pandas.DataFrame`, one row per claim (chapter as an HTML link)."""
-    import pandas as pd
-
-    df = pd.DataFrame([v.as_row() for v in verdicts])
-    df["chapter"] = [link(v.chapter) for v in verdicts]
-    return df
-
-
 VERDICT_COLOURS = {
     "confirmed": "#d9f0d3",
     "refuted": "#f4cccc",
@@ -304,15 +295,6 @@ def verdict_html(verdicts: list[Verdict], caption: str = "") -> str:
         + "".join(rows)
         + "</tbody></table>"
     )
-
-
-def verdict_markdown(verdicts: list[Verdict]) -> str:
-    """A plain-text table (claim, headline, ours, agrees) for the report."""
-    lines = ["| claim | Tang & Ha's agent | our agent | agree |", "|---|---|---|---|"]
-    for v in verdicts:
-        a, o = v.by_agent["authors"], v.by_agent["ours"]
-        lines.append(f"| {v.claim} | {a.verdict} | {o.verdict} | {v.agrees} |")
-    return "\n".join(lines)
 
 
 def counts(verdicts: list[Verdict]) -> dict:
