@@ -64,3 +64,16 @@ def test_every_module_lives_in_a_layer():
         assert "May import" in init.read_text(encoding="utf-8"), (
             f"{init} says nothing of its imports"
         )
+
+
+MAX_LINES = 420  # "no module over ~400 lines": one job per module
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in MODULES if p.relative_to(PKG).parts[0] != "report"],
+    ids=lambda p: str(p.relative_to(PKG)),
+)
+def test_no_module_is_longer_than_one_job(path):
+    n = len(path.read_text(encoding="utf-8").splitlines())
+    assert n <= MAX_LINES, f"anpolicy/{path.relative_to(PKG)} has {n} lines: split it by job"
