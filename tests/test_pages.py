@@ -5,7 +5,7 @@ The check itself is tested first on a small hand-made site holding one of each d
 quick build (the session fixture `built` of conftest.py) is opened at 1400 px in
 headless Chromium: no console errors, every image loaded, no MathJax error, no literal
 ``$``/``\\(``, nothing wider than the content column, no working material; and no page
-taller than `page_check.MAX_HEIGHT` (a strict xfail while four pages still are).
+taller than `page_check.MAX_HEIGHT`.
 
 Skipped, with the reason, where Playwright or Chromium is missing (.ci/run installs
 Chromium).
@@ -120,11 +120,7 @@ def test_book_pages(built, page_reports):
     assert not bad, page_check.format_reports(bad)
 
 
-# Still too long at 1400 px (quick build, 2026-12-02): training ~9,000-10,000 px,
-# conclusions ~7,600 (the verdict table), environment ~7,200, architecture ~6,900. Strict:
-# when they are shortened this test passes and the marker must go.
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="four pages are still taller than MAX_HEIGHT")
 def test_book_pages_fit_max_height(page_reports):
     tall = [f"{r.page}: {r.height} px" for r in page_reports if r.height > page_check.MAX_HEIGHT]
     assert not tall, f"pages taller than {page_check.MAX_HEIGHT} px at 1400 px: {tall}"
