@@ -255,48 +255,6 @@ VERDICT_COLOURS = {
 }
 
 
-def _badge(verdict: str) -> str:
-    colour = VERDICT_COLOURS.get(verdict, "#ffffff")
-    return f'<b style="background:{colour};padding:0 0.3em">{html.escape(verdict)}</b>'
-
-
-def verdict_html(verdicts: list[Verdict], caption: str = "") -> str:
-    """A self-contained HTML table (no external CSS): per claim the headline verdict
-    (Tang & Ha's agent), each agent's measurement and verdict, and the agreement."""
-    head = [
-        "claim", "verdict (Tang & Ha's agent)", "Tang & Ha's agent: measured",
-        "our agent: measured", "verdict (our agent)", "ours agrees", "chapter",
-    ]  # fmt: skip
-    esc = html.escape
-    rows = []
-    for v in verdicts:
-        a, o = v.by_agent["authors"], v.by_agent["ours"]
-        # the claim's source, the number it reported and the verdict's rule fold into
-        # the claim's cell (one click away), so that the table fits the page
-        rule = esc(v.rule + (f" {v.note}" if v.note else ""))
-        claim = (
-            f"{esc(v.claim)}<details><summary>source, rule</summary>{esc(v.source)}; "
-            f"reported: {esc(v.reported)}. <i>Rule:</i> {rule}</details>"
-        )
-        cells = [
-            claim, _badge(a.verdict), esc(a.measured), esc(o.measured), _badge(o.verdict),
-            esc(v.agrees), link(v.chapter),
-        ]  # fmt: skip
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return (
-        # seven columns share the content column and wrap; none is cut
-        '<table class="table verdict-table" style="font-size:0.8em;width:100%;'
-        'overflow-wrap:anywhere">'
-        + cap
-        + "<thead><tr>"
-        + "".join(f"<th>{esc(h)}</th>" for h in head)
-        + "</tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-    )
-
-
 def counts(verdicts: list[Verdict]) -> dict:
     """{verdict: number of claims} of the headline verdicts."""
     return {name: sum(v.verdict == name for v in verdicts) for name in VERDICTS}
