@@ -46,7 +46,13 @@ def test_same_episodes_for_both_agents(agents):
         agents.names,
     )
     r = study.conformance_study(same, 8)
-    assert r.agent("authors").shuffled == r.agent("ours").shuffled  # same params, same episodes
+    a, b = r.agent("authors").shuffled, r.agent("ours").shuffled
+    # Same params on the same episodes. The two agents are members 0 and 1 of one batch,
+    # and a batched float32 kernel may round member 1's rows differently from member 0's
+    # (seen on AMD EPYC: 1e-9 relative in the mean); other episodes would differ by tens.
+    assert a["n"] == b["n"] == 8
+    for key in ("mean", "sd", "se"):
+        assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-6), key
 
 
 def test_results_round_trip_and_schema_checks(results):
