@@ -143,3 +143,32 @@ def test_training_answer_places_the_other_arms():
     assert "(consistent with 471" in good and good.startswith("Yes, on 1 of the 2")
     weak = _answer(rows, [{**ARM, "test": {"mean": 38.0, "ci95": [36.0, 40.0]}}])
     assert "below the best recipe seed" in weak
+
+
+def _cands(*curves):
+    return {
+        "candidates": [
+            {"curve": [{"val_mean": m, "val_se": s} for m, s in curve]} for curve in curves
+        ]
+    }
+
+
+def test_candidates_against_start_counts_last_validations_by_the_start_interval():
+    # start 100 +- 1.96 * 10 = [80, 120]: last 130 above, 100 inside, 50 below (the best
+    # of a curve does not count, only its last point)
+    c = _cands([(90, 10), (130, 10)], [(200, 10), (100, 10)], [(50, 10)])
+    text = recipe.candidates_against_start(c, 100.0, 10.0)
+    assert text.startswith("1 of the 3 ended above the starting agent's 100 [80, 120]")
+    assert "1 inside that interval, 1 below it" in text
+    assert recipe.candidates_against_start(c, 300.0, 1.0).startswith("none of the 3")
+    assert recipe.candidates_against_start(c, 0.0, 1.0).startswith("all of the 3")
+
+
+def test_first_and_best_follows_the_numbers():
+    apart = _cands([(90, 1), (300, 5)], [(110, 1), (200, 5)])
+    text = recipe.first_and_best(apart, 100.0)
+    assert text.startswith("the 95 % intervals of the two best validations (±10) do not overlap;")
+    assert text.endswith("first validations 90 and 110: 1 of 2 below the starting agent's 100")
+    close = _cands([(90, 1), (210, 5)], [(95, 1), (200, 5)])
+    text = recipe.first_and_best(close, 100.0)
+    assert "(±10) overlap;" in text and text.endswith("both below the starting agent's 100")

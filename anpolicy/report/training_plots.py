@@ -36,7 +36,7 @@ def recipe_figure(run_dirs, budget_episodes: float, target: float, seed_label: s
         ax.grid(alpha=0.3)
     ax_val.axhline(target, color="k", ls="--", lw=1, label=f"Tang & Ha's test score ({target:.0f})")
     ax_val.set_ylabel("validation return")
-    ax_val.legend(fontsize=8)
+    ax_val.legend(fontsize=9)
     ax_sigma.set_yscale("log")
     ax_sigma.set_ylabel("CMA-ES step size σ")
     ax_sigma.set_title(

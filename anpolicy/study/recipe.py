@@ -302,3 +302,56 @@ def training_answer(
             said.append(txt + ")")
         out.append("The other arms: " + "; ".join(said) + ".")
     return " ".join(out)
+
+
+def _validations(candidate: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A candidate's (``data/logs/*.json``) validation means and standard errors (nan where
+    not recorded), in the order logged."""
+    curve = candidate["curve"]
+    means = np.array([p["val_mean"] for p in curve], dtype=float)
+    ses = np.array([np.nan if p.get("val_se") is None else p["val_se"] for p in curve])
+    return means, ses
+
+
+def candidates_against_start(candidates: dict, start: float, start_se: float) -> str:
+    """Where each candidate's *last* validation ends against the starting agent's validation
+    ``start`` and its 95 % interval (``start_se`` its standard error, the same episodes):
+    how many ended above the interval, inside it and below it. The last validation, not
+    the best: the best of many noisy checks is biased upwards."""
+    lo, hi = start - Z95 * start_se, start + Z95 * start_se
+    last = np.array([_validations(c)[0][-1] for c in candidates["candidates"] if c["curve"]])
+    n = len(last)
+    above, below = int((last > hi).sum()), int((last < lo).sum())
+    who = "none" if above == 0 else ("all" if above == n else str(above))
+    return (
+        f"{who} of the {n} ended above the starting agent's {start:.0f} "
+        f"[{lo:.0f}, {hi:.0f}] (last validation; {n - above - below} inside that interval, "
+        f"{below} below it)"
+    )
+
+
+def first_and_best(candidates: dict, start: float) -> str:
+    """Two runs from one agent side by side: whether each one's first validation fell
+    below ``start`` (the starting agent's validation), and whether the 95 % intervals of
+    the runs' best validations overlap."""
+    runs = [_validations(c) for c in candidates["candidates"] if c["curve"]]
+    out = []
+    ends = []
+    for m, s in runs:
+        i = int(np.argmax(m))
+        ends.append((m[i] - Z95 * s[i], m[i] + Z95 * s[i]))
+    if len(ends) == 2 and not np.isnan(np.array(ends)).any():
+        overlap = ends[0][1] >= ends[1][0] and ends[1][1] >= ends[0][0]
+        halves = _span([(b - a) / 2 for a, b in ends], ".0f")
+        out.append(
+            f"the 95 % intervals of the two best validations (±{halves}) "
+            + ("overlap" if overlap else "do not overlap")
+        )
+    first = [m[0] for m, _ in runs]
+    k = sum(f < start for f in first)
+    values = " and ".join(f"{f:.0f}" for f in first)
+    out.append(
+        f"first validations {values}: {_count(k, len(first))} below the starting agent's "
+        f"{start:.0f}"
+    )
+    return "; ".join(out)
