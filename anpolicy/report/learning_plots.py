@@ -79,6 +79,6 @@ def figure(curves: LearningCurves, question: str, caption_agent: str = ""):
     ax.set_xlabel("training episodes (millions)")
     ax.set_ylabel(ylabel)
     ax.set_title(title + (f" — {caption_agent}" if caption_agent else ""), fontsize=11)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=9, loc="best")
     ax.grid(alpha=0.3)
     return fig
