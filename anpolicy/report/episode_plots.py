@@ -79,9 +79,11 @@ def plot_episode_traces(axes, trace: dict, marks=(), label: str | None = None):
     return axes
 
 
-def plot_attention(ax, attention, perm=None, title: str = "", colorbar: bool = True):
+def plot_attention(
+    ax, attention, perm=None, title: str = "", colorbar: bool = True, label: str = "attention $A$"
+):
     """Show an attention matrix (16, C) with columns labelled by the physical channel
-    they carry (``perm[j]``); values in [-1, 1]."""
+    they carry (``perm[j]``); values in [-1, 1]; ``label``: the colour bar's."""
     att = np.asarray(attention)
     im = ax.imshow(att, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
     n = att.shape[1]
@@ -95,7 +97,7 @@ def plot_attention(ax, attention, perm=None, title: str = "", colorbar: bool = T
     if title:
         ax.set_title(title, fontsize=10)
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=label)
     return im
 
 
@@ -226,7 +228,7 @@ def explorer_figure(trace, ret, length, changes, t, scores=None, saturated=None)
     ax_att = fig.add_subplot(grid[:, 1])
     if scores is not None:
         unsaturated = float(np.arctanh(SATURATED))  # |Q K^T| below this: |A| < 0.99
-        im = plot_attention(ax_att, scores[t], perm=trace["perm"][t])
+        im = plot_attention(ax_att, scores[t], perm=trace["perm"][t], label="score $Q K^\\top$")
         lim = max(float(np.abs(scores).max()), 2 * unsaturated)
         im.set_norm(SymLogNorm(unsaturated, vmin=-lim, vmax=lim))
         ax_att.set_title(f"scores Q Kᵀ at step {t}; |s| > {unsaturated:.2f} saturates", fontsize=10)
