@@ -60,7 +60,8 @@ def test_reproduction_sentence_sorts_runs_against_the_target():
     rows = [_row(250, 230, 270), _row(470, 450, 490), _row(520, 500, 540), _row(0, 0, 0, "running")]
     s = recipe.reproduction_sentence(rows, target=471, planned=5)
     assert "3 of the 5 planned runs have finished" in s
-    assert "1 below" in s and "1 consistent" in s and "1 above" in s and "1 still running" in s
+    assert "1 below" in s and "1 consistent" in s and "1 above" in s
+    assert "1 unfinished (resumable)" in s
     assert "range from 250 to 520 (median 470)" in s
     s = recipe.reproduction_sentence([_row(0, 0, 0, "running")], target=471, planned=5)
     assert s.startswith("No run of the 5 planned has finished")
@@ -105,12 +106,12 @@ def _answer(rows, arms=(), planned=5):
 def test_training_answer_counts_finished_seeds_honestly():
     running = {**_row(0, 0, 0, "running"), "cpu_hours": 0.1, "episodes_m": 0.5}
     two = _answer([_done(250, 237, 262), _done(200, 190, 211, "generations"), running])
-    assert "2 of 5 seeds finished, 1 still running, 2 not started" in two
+    assert "2 of 5 seeds finished, 1 unfinished (resumable), 2 not started" in two
     assert "both below it" in two and "median 225" in two
     assert "1 of 2 on a step size below its threshold, 1 of 2 at its generation cap" in two
     three = _answer([_done(250, 237, 262), _done(200, 190, 211), _done(300, 290, 310)])
     assert "3 of 5 seeds finished, 2 not started" in three and "all 3 below it" in three
-    assert "still running" not in three
+    assert "unfinished" not in three
     five = _answer([_done(250, 237, 262)] * 5)
     assert "5 of 5 seeds finished)" in five
     none = _answer([running])

@@ -113,7 +113,7 @@ def reproduction_sentence(rows: list[dict], target: float, planned: int) -> str:
     below (whole 95 % CI under it), consistent (CI contains it) or above (CI over it)."""
     finished = [r for r in rows if r["stop_reason"] != "running"]
     running = len(rows) - len(finished)
-    tail = f" {running} still running." if running else ""
+    tail = f" {running} unfinished (resumable)." if running else ""
     if not finished:
         return f"No run of the {planned} planned has finished yet.{tail}"
     means = np.array([r["test_mean"] for r in finished])
@@ -234,7 +234,7 @@ def training_answer(
     finished = [r for r in rows if r["stop_reason"] != "running"]
     n, running, waiting = len(finished), len(rows) - len(finished), planned - len(rows)
     status = f"{n} of {planned} seeds finished"
-    status += f", {running} still running" if running else ""
+    status += f", {running} unfinished (resumable)" if running else ""
     status += f", {waiting} not started" if waiting > 0 else ""
     tests = [{"mean": r["test_mean"], "ci95": [r["test_lo"], r["test_hi"]]} for r in finished]
     arm_where = [_against(a["test"], target) for a in arms]
