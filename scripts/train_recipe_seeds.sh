@@ -10,11 +10,18 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-1}
 SEEDS=${SEEDS:-"0 1 2 3 4"}
+# RULE=csa: the same recipe with pycma 3.0's step-size rule (CSA; pycma 4 uses TPA at n = 913)
+RULE=${RULE:-pycma}
+case $RULE in
+    pycma) prefix=data/runs/recipe_seed ;;
+    csa | tpa) prefix=data/runs/recipe_${RULE}_seed ;;
+    *) echo "[recipe] unknown RULE=$RULE (pycma, csa or tpa)"; exit 2 ;;
+esac
 PY=${PY:-.venv/bin/python}
 for seed in $SEEDS; do
-    run=data/runs/recipe_seed$seed
+    run=$prefix$seed
     [ -f "$run/result.json" ] && { echo "[recipe] seed $seed done"; continue; }
-    args=(--policy attention_neuron --optimizer cma --seed "$seed" --generations 3000
+    args=(--policy attention_neuron --optimizer cma --cma-step-rule "$RULE" --seed "$seed" --generations 3000
           --stop-step-size 1e-4 --snapshot-every 100 --threads "$THREADS" --run-dir "$run")
     [ -f "$run/checkpoint.pkl" ] && args+=(--resume)
     echo "[recipe] seed $seed: ${args[*]}"

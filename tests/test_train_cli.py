@@ -248,3 +248,44 @@ def test_ipop_cmaes_restarts_when_converged_and_grows_the_population():
     assert sizes[0] == 6 and max(sizes) == min(6 * 2**opt.restarts, opt.max_popsize)
     with pytest.raises(ValueError):
         IPOPCMAES(4, popsize=6, sigma0=0.5, seed=3, restart_step_size=0.0)
+
+
+def test_cma_step_rule_chooses_pycmas_step_size_adaptation(tmp_path):
+    """pycma 4 picks TPA at n >= 300; "csa" restores pycma 3.0's rule (the authors' 2021
+    set-up) with the textbook constants at n = 913, population 256."""
+    from cma.sigma_adaptation import CMAAdaptSigmaCSA, CMAAdaptSigmaTPA
+
+    from anpolicy.training.es import CMAES, IPOPCMAES
+
+    assert isinstance(CMAES(913, 256, 0.1, 0).es.adapt_sigma, CMAAdaptSigmaTPA)
+    csa = CMAES(913, 256, 0.1, 0, step_rule="csa").es.adapt_sigma
+    assert isinstance(csa, CMAAdaptSigmaCSA)
+    # pycma 3.0.3 (numpy 1.26, same options) computes cs = 0.07005875711509713 and
+    # damps = 1.0700587571150972 after one tell at n = 913, population 256
+    assert csa.cs == pytest.approx(0.07005875711509713, rel=1e-12)
+    assert csa.damps == pytest.approx(1.0700587571150972, rel=1e-12)
+    assert isinstance(CMAES(8, 6, 0.1, 0, step_rule="tpa").es.adapt_sigma, CMAAdaptSigmaTPA)
+    ipop = IPOPCMAES(913, popsize=8, sigma0=0.1, seed=0, step_rule="csa")
+    assert isinstance(ipop._run.es.adapt_sigma, CMAAdaptSigmaCSA)
+    with pytest.raises(ValueError, match="step-size rule"):
+        IPOPCMAES(4, popsize=6, sigma0=0.5, seed=3, step_rule="cumulative")
+    with pytest.raises(ValueError, match="step-size rule"):
+        train(tiny_config(tmp_path / "bad", optimizer="cma", cma_step_rule="x"), progress=False)
+    # runs saved before the option ran pycma's default
+    saved = {k: v for k, v in tiny_config(tmp_path).__dict__.items() if k != "cma_step_rule"}
+    assert TrainConfig.from_saved(saved).cma_step_rule == "pycma"
+
+
+def test_training_holds_numpys_blas_to_its_threads():
+    """pycma's eigendecomposition runs in numpy's BLAS; unlimited, two runs side by side
+    spin on each other's cores."""
+    from threadpoolctl import ThreadpoolController, threadpool_info
+
+    from anpolicy.training.train import limit_threads
+
+    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    assert blas, "numpy has no BLAS thread pool to limit"
+    controller = ThreadpoolController()
+    with controller.limit(limits=None, user_api="blas"):  # restores the limits afterwards
+        limit_threads(1)
+        assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} == {1}

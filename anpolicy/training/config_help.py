@@ -31,6 +31,7 @@ UNITS = {
     "popsize": "parameter vectors",
     "rollouts": "episodes",
     "sigma0": "parameter units",
+    "cma_step_rule": "name",
     "center_lr": "learning rate",
     "stdev_lr": "learning rate",
     "init_stdev": "parameter units",

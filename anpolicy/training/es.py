@@ -23,8 +23,31 @@ def centered_ranks(x: np.ndarray) -> np.ndarray:
     return ranks / (len(x) - 1) - 0.5
 
 
+STEP_RULES = ("pycma", "csa", "tpa")
+
+
+def _adapt_sigma(step_rule: str):
+    """pycma's ``AdaptSigma`` option for a step-size rule (see `CMAES`)."""
+    if step_rule == "pycma":
+        return True  # pycma chooses: CSA, or TPA at n >= 300 from pycma 4 on
+    from cma.sigma_adaptation import CMAAdaptSigmaCSA, CMAAdaptSigmaTPA
+
+    if step_rule == "csa":
+        return CMAAdaptSigmaCSA
+    if step_rule == "tpa":
+        return CMAAdaptSigmaTPA
+    raise ValueError(f"unknown CMA-ES step-size rule {step_rule!r}; use one of {STEP_RULES}")
+
+
 class CMAES:
     """pycma CMA-ES. ``ask() -> (popsize, n)``, ``tell(fitness (popsize,))``.
+
+    ``step_rule`` chooses the step-size adaptation: ``"pycma"`` leaves it to the
+    installed pycma, which from version 4 uses two-point adaptation (TPA) for n >= 300
+    (our n = 913); pycma 3.0, current when Tang & Ha trained (2021), used cumulative
+    step-size adaptation (CSA) there unless the covariance was diagonal: ``"csa"``
+    restores that (same ``cs`` = 0.070 and damping 1.070 at n = 913, population 256, as
+    pycma 3.0.3 computes).
 
     pycma draws its samples from ``opts["randn"]``, numpy's global random state by
     default; here it is a private ``RandomState`` seeded as pycma would seed the global
@@ -40,10 +63,12 @@ class CMAES:
         seed: int,
         diagonal: bool = False,
         x0: np.ndarray | None = None,
+        step_rule: str = "pycma",
     ):
         import cma
 
         opts = {"popsize": popsize, "seed": int(seed) + 1, "verbose": -9}
+        opts["AdaptSigma"] = _adapt_sigma(step_rule)
         if diagonal:
             opts["CMA_diagonal"] = True
         x0 = np.zeros(n) if x0 is None else np.asarray(x0, dtype=np.float64)
@@ -99,6 +124,7 @@ class IPOPCMAES:
         restart_step_size: float = 1e-3,
         popsize_factor: int = 2,
         max_popsize: int = 4096,
+        step_rule: str = "pycma",
     ):
         if restart_step_size <= 0 or popsize_factor < 1:
             raise ValueError("restart_step_size must be > 0 and popsize_factor >= 1")
@@ -106,6 +132,8 @@ class IPOPCMAES:
         self.x0 = np.zeros(n) if x0 is None else np.asarray(x0, dtype=np.float64).copy()
         self.restart_step_size, self.popsize_factor = restart_step_size, popsize_factor
         self.max_popsize = max_popsize
+        _adapt_sigma(step_rule)  # an unknown rule fails here, not at the first restart
+        self.step_rule = step_rule
         self.popsize, self.restarts = popsize, 0
         self.history = [(0, popsize)]
         self._run = self._new_run()
@@ -113,7 +141,8 @@ class IPOPCMAES:
     def _new_run(self) -> CMAES:
         # each run its own sampling seed, derived from the one seed of the optimizer
         seed = int(np.random.SeedSequence([self.seed, self.restarts]).generate_state(1)[0])
-        return CMAES(self.n, self.popsize, self.sigma0, seed % 2**31, x0=self.x0)
+        rule = getattr(self, "step_rule", "pycma")  # checkpoints from before the option
+        return CMAES(self.n, self.popsize, self.sigma0, seed % 2**31, x0=self.x0, step_rule=rule)
 
     def converged(self) -> bool:
         stops = set(self._run.es.stop()) & _CONVERGED

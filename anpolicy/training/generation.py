@@ -56,11 +56,23 @@ def make_optimizer(cfg: TrainConfig, n_params: int, seed: int):
             raise ValueError(f"--init-from {cfg.init_from} holds a {policy.spec()} policy")
     if cfg.optimizer in ("cma", "sepcma"):
         return CMAES(
-            n_params, cfg.popsize, cfg.sigma0, seed, diagonal=cfg.optimizer == "sepcma", x0=x0
+            n_params,
+            cfg.popsize,
+            cfg.sigma0,
+            seed,
+            diagonal=cfg.optimizer == "sepcma",
+            x0=x0,
+            step_rule=cfg.cma_step_rule,
         )
     if cfg.optimizer == "ipop":
         return IPOPCMAES(
-            n_params, cfg.popsize, cfg.sigma0, seed, x0=x0, restart_step_size=cfg.restart_step_size
+            n_params,
+            cfg.popsize,
+            cfg.sigma0,
+            seed,
+            x0=x0,
+            restart_step_size=cfg.restart_step_size,
+            step_rule=cfg.cma_step_rule,
         )
     if cfg.optimizer == "pgpe":
         return PGPE(n_params, cfg.popsize, seed, cfg.center_lr, cfg.stdev_lr, cfg.init_stdev, x0=x0)

@@ -65,6 +65,7 @@ __all__ = [
     "snapshot_generations",
     "snapshot_path",
     "stop_reason",
+    "limit_threads",
     "train",
     "training_plan",
     "training_starts",
@@ -83,6 +84,9 @@ class TrainConfig:
     popsize: int = 256  # parameter vectors per generation
     rollouts: int = 16  # episodes per fitness evaluation, same starts for all members
     sigma0: float = 0.1  # CMA-ES initial step size
+    cma_step_rule: str = "pycma"  # CMA-ES step-size rule: "pycma" (the installed pycma's
+    # default; pycma 4 uses two-point adaptation, TPA, at n >= 300), "csa" (cumulative
+    # step-size adaptation: pycma 3.0's default here, the authors' 2021 set-up) or "tpa"
     restart_step_size: float = 1e-3  # IPOP: restart once the step size falls below this
     max_episodes: int = 0  # stop after this many training episodes (0 = no limit)
     center_lr: float = 0.037  # PGPE: Adam learning rate of the centre
@@ -102,7 +106,7 @@ class TrainConfig:
     checkpoint_minutes: float = 3.0  # checkpoint interval
     snapshot_every: int = 250  # keep the centre every this many generations (0 = never)
     stop_step_size: float = 0.0  # stop once the optimizer's step size falls below (0 = never)
-    threads: int = 2  # CPU threads (torch and the fused engine)
+    threads: int = 2  # CPU threads (torch, the fused engine and numpy's BLAS)
     engine: str = "fused"  # rollout engine: "fused" (compiled, AN only) or "torch"; "auto"
     # takes the fused one where it runs. Runs saved before this field existed used "torch".
     ray_address: str = ""  # "" evaluates populations in this process; "local" (an own
@@ -131,7 +135,8 @@ class TrainConfig:
 
 # What runs saved before a field existed did: before `engine`, every run used PyTorch.
 # Before `snapshot_every`, no run kept snapshots (a resume may switch them on).
-SAVED_RUN_DEFAULTS = {"engine": "torch", "snapshot_every": 0}
+# Before `cma_step_rule`, every CMA-ES run used the installed pycma's default.
+SAVED_RUN_DEFAULTS = {"engine": "torch", "snapshot_every": 0, "cma_step_rule": "pycma"}
 
 # What `--resume` may change: the budget, stopping rules, the history kept, the engine
 # (the model and its randomness stay; with another engine the numbers of later
@@ -150,12 +155,23 @@ RESUMABLE_FIELDS = {
 }
 
 
+def limit_threads(threads: int) -> None:
+    """Hold torch, the fused engine and numpy's BLAS (pycma's eigendecomposition of the
+    913 x 913 covariance, about a second per generation) to ``threads`` threads. An
+    unlimited BLAS spins on every core: two runs side by side then each ran about six
+    times slower per generation (measured: 1.8 -> 11 s)."""
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    fused.set_threads(threads)
+    threadpool_limits(limits=threads, user_api="blas")
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     """Run (or resume) training; returns the path of the shipped ``agent.npz``."""
     run = Path(cfg.run_dir)
     ckpt_path, log_path = run / "checkpoint.pkl", run / "log.jsonl"
-    torch.set_num_threads(cfg.threads)
-    fused.set_threads(cfg.threads)
+    limit_threads(cfg.threads)
     policy = cfg.make_policy()
     _engine(cfg, policy)  # an unknown engine fails here, before anything is written
     schedule = PermutationSchedule.parse(cfg.train_shuffle)
@@ -405,7 +421,7 @@ def finalize_from_checkpoint(run_dir, out_dir) -> Path:
     run, out_dir = Path(run_dir), Path(out_dir)
     st = load_checkpoint(run / "checkpoint.pkl")
     cfg = TrainConfig.from_saved(st["config"])
-    torch.set_num_threads(cfg.threads)
+    limit_threads(cfg.threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "log.jsonl").write_text(_log_upto(run / "log.jsonl", st["gen"]))
     return finalize(cfg, st, out_dir)
