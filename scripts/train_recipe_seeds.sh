@@ -10,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-1}
 SEEDS=${SEEDS:-"0 1 2 3 4"}
-# RULE=csa: the same recipe with pycma 3.0's step-size rule (CSA; pycma 4 uses TPA at n = 913)
+# RULE=csa: the same recipe with the step-size rule of pycma 3.0-4.4 (CSA; 4.5 uses TPA here)
 RULE=${RULE:-pycma}
 case $RULE in
     pycma) prefix=data/runs/recipe_seed ;;

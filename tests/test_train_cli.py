@@ -251,8 +251,8 @@ def test_ipop_cmaes_restarts_when_converged_and_grows_the_population():
 
 
 def test_cma_step_rule_chooses_pycmas_step_size_adaptation(tmp_path):
-    """pycma 4 picks TPA at n >= 300; "csa" restores pycma 3.0's rule (the authors' 2021
-    set-up) with the textbook constants at n = 913, population 256."""
+    """pycma 4.5 picks TPA at n >= 300; "csa" restores the rule of pycma 3.0-4.4 (the
+    authors' 2021 set-up) with pycma 3.0.3's constants at n = 913, population 256."""
     from cma.sigma_adaptation import CMAAdaptSigmaCSA, CMAAdaptSigmaTPA
 
     from anpolicy.training.es import CMAES, IPOPCMAES

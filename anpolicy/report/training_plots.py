@@ -11,25 +11,22 @@ import numpy as np
 from anpolicy.study import recipe
 
 
-def recipe_figure(run_dirs, budget_episodes: float, target: float, seed_label: str = "seed"):
-    """Validation (mean, 95 % band; 512 episodes shuffled at reset) and step size of each
-    run against training episodes (millions), with the authors' episode budget (vertical)
-    and their test score (horizontal) marked. Returns the figure."""
-    fig, (ax_val, ax_sigma) = plt.subplots(1, 2, figsize=(9.5, 3.6), constrained_layout=True)
-    for k, run in enumerate(d for d in map(Path, run_dirs) if (d / "log.jsonl").is_file()):
-        c = recipe.curves(run)
-        color = f"C{k}"
-        label = f"{seed_label} {recipe.summarize_run(run)['seed']}"
-        ax_val.plot(c["episodes_m"], c["val"], color=color, lw=1, label=label)
-        ax_val.fill_between(
-            c["episodes_m"],
-            c["val"] - c["half_ci"],
-            c["val"] + c["half_ci"],
-            color=color,
-            alpha=0.15,
-            linewidth=0,
-        )
-        ax_sigma.plot(c["step_episodes_m"], c["step_size"], color=color, lw=1)
+def _draw_run(ax_val, ax_sigma, run: Path, color: str, label: str | None, ls: str = "-"):
+    """One run's validation (mean, 95 % band) and step size against training episodes."""
+    c = recipe.curves(run)
+    ax_val.plot(c["episodes_m"], c["val"], color=color, lw=1, ls=ls, label=label)
+    ax_val.fill_between(
+        c["episodes_m"],
+        c["val"] - c["half_ci"],
+        c["val"] + c["half_ci"],
+        color=color,
+        alpha=0.15,
+        linewidth=0,
+    )
+    ax_sigma.plot(c["step_episodes_m"], c["step_size"], color=color, lw=1, ls=ls)
+
+
+def _frame(fig, ax_val, ax_sigma, budget_episodes: float, target: float):
     for ax in (ax_val, ax_sigma):
         ax.axvline(budget_episodes / 1e6, color="0.4", ls=":", lw=1)
         ax.set_xlabel("training episodes (millions)")
@@ -43,6 +40,35 @@ def recipe_figure(run_dirs, budget_episodes: float, target: float, seed_label: s
         f"dotted: the authors' budget, {budget_episodes / 1e6:.1f} M episodes", fontsize=9
     )
     return fig
+
+
+def _existing(run_dirs):
+    return [d for d in map(Path, run_dirs) if (d / "log.jsonl").is_file()]
+
+
+def recipe_figure(run_dirs, budget_episodes: float, target: float, seed_label: str = "seed"):
+    """Validation (mean, 95 % band; 512 episodes shuffled at reset) and step size of each
+    run against training episodes (millions), with the authors' episode budget (vertical)
+    and their test score (horizontal) marked. Returns the figure."""
+    fig, (ax_val, ax_sigma) = plt.subplots(1, 2, figsize=(9.5, 3.6), constrained_layout=True)
+    for k, run in enumerate(_existing(run_dirs)):
+        label = f"{seed_label} {recipe.summarize_run(run)['seed']}"
+        _draw_run(ax_val, ax_sigma, run, f"C{k}", label)
+    return _frame(fig, ax_val, ax_sigma, budget_episodes, target)
+
+
+def step_rule_figure(groups: dict, budget_episodes: float, target: float):
+    """The recipe's runs grouped by step-size rule (``{label: run_dirs}``): one colour per
+    group (solid, dashed, ... per group), validation and step size as in
+    `recipe_figure`. Returns the figure."""
+    fig, (ax_val, ax_sigma) = plt.subplots(1, 2, figsize=(9.5, 3.6), constrained_layout=True)
+    styles = ("-", "--", "-.", ":")
+    for k, (label, run_dirs) in enumerate(groups.items()):
+        runs = _existing(run_dirs)
+        for j, run in enumerate(runs):
+            name = f"{label} ({len(runs)} run{'s' * (len(runs) > 1)})" if j == 0 else None
+            _draw_run(ax_val, ax_sigma, run, f"C{k}", name, styles[k % len(styles)])
+    return _frame(fig, ax_val, ax_sigma, budget_episodes, target)
 
 
 def plot_candidate_curves(ax, candidates: dict) -> list[dict]:

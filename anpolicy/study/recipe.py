@@ -58,6 +58,7 @@ def summarize_run(run_dir) -> dict:
     out = {
         "run": run.name,
         "optimizer": cfg["optimizer"],
+        "step_rule": cfg.get("cma_step_rule", "pycma"),
         "seed": cfg["seed"],
         "generations": rows[-1]["gen"],
         "episodes_m": float(_episodes(rows, cfg)[-1] / 1e6),

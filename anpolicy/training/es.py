@@ -29,7 +29,7 @@ STEP_RULES = ("pycma", "csa", "tpa")
 def _adapt_sigma(step_rule: str):
     """pycma's ``AdaptSigma`` option for a step-size rule (see `CMAES`)."""
     if step_rule == "pycma":
-        return True  # pycma chooses: CSA, or TPA at n >= 300 from pycma 4 on
+        return True  # pycma chooses: CSA, or from pycma 4.5 on TPA at n >= 300
     from cma.sigma_adaptation import CMAAdaptSigmaCSA, CMAAdaptSigmaTPA
 
     if step_rule == "csa":
@@ -43,11 +43,11 @@ class CMAES:
     """pycma CMA-ES. ``ask() -> (popsize, n)``, ``tell(fitness (popsize,))``.
 
     ``step_rule`` chooses the step-size adaptation: ``"pycma"`` leaves it to the
-    installed pycma, which from version 4 uses two-point adaptation (TPA) for n >= 300
-    (our n = 913); pycma 3.0, current when Tang & Ha trained (2021), used cumulative
-    step-size adaptation (CSA) there unless the covariance was diagonal: ``"csa"``
-    restores that (same ``cs`` = 0.070 and damping 1.070 at n = 913, population 256, as
-    pycma 3.0.3 computes).
+    installed pycma; pycma 4.5.0 (pinned here) uses two-point adaptation (TPA) for
+    n >= 300 (our n = 913). Every earlier release we checked (3.0.3 through 4.4.4; 3.0.x
+    was current when Tang & Ha trained in 2021) used cumulative step-size adaptation
+    (CSA) there unless the covariance was diagonal: ``"csa"`` restores that (the same
+    ``cs`` = 0.070 and damping 1.070 at n = 913, population 256, as pycma 3.0.3 computes).
 
     pycma draws its samples from ``opts["randn"]``, numpy's global random state by
     default; here it is a private ``RandomState`` seeded as pycma would seed the global

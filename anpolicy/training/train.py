@@ -25,7 +25,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from anpolicy.sim import fused
 from anpolicy.sim.policy import AttentionNeuronPolicy, FNNPolicy
 from anpolicy.sim.rollout import rollout
 from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
@@ -47,6 +46,7 @@ from anpolicy.training.run_files import (
     snapshot_generations,
     snapshot_path,
 )
+from anpolicy.training.threads import limit_threads
 
 __all__ = [
     "RESUMABLE_FIELDS",
@@ -85,8 +85,8 @@ class TrainConfig:
     rollouts: int = 16  # episodes per fitness evaluation, same starts for all members
     sigma0: float = 0.1  # CMA-ES initial step size
     cma_step_rule: str = "pycma"  # CMA-ES step-size rule: "pycma" (the installed pycma's
-    # default; pycma 4 uses two-point adaptation, TPA, at n >= 300), "csa" (cumulative
-    # step-size adaptation: pycma 3.0's default here, the authors' 2021 set-up) or "tpa"
+    # default; pycma 4.5 uses two-point adaptation, TPA, at n >= 300), "csa" (cumulative
+    # step-size adaptation: the default here of pycma 3.0-4.4, the authors' set-up) or "tpa"
     restart_step_size: float = 1e-3  # IPOP: restart once the step size falls below this
     max_episodes: int = 0  # stop after this many training episodes (0 = no limit)
     center_lr: float = 0.037  # PGPE: Adam learning rate of the centre
@@ -153,18 +153,6 @@ RESUMABLE_FIELDS = {
     "max_episodes",
     "ray_address",
 }
-
-
-def limit_threads(threads: int) -> None:
-    """Hold torch, the fused engine and numpy's BLAS (pycma's eigendecomposition of the
-    913 x 913 covariance, about a second per generation) to ``threads`` threads. An
-    unlimited BLAS spins on every core: two runs side by side then each ran about six
-    times slower per generation (measured: 1.8 -> 11 s)."""
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(threads)
-    fused.set_threads(threads)
-    threadpool_limits(limits=threads, user_api="blas")
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:

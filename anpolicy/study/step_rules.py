@@ -1,0 +1,114 @@
+"""The authors' recipe under two CMA-ES step-size rules, compared in words.
+
+pycma chooses the step-size adaptation itself. pycma 4.5 (pinned here) uses two-point
+adaptation (TPA) when the dimension is 300 or more (ours: 913); the releases before it,
+3.0 (current when Tang & Ha trained in 2021) to 4.4, used cumulative step-size adaptation
+(CSA) unless the covariance matrix was diagonal. `anpolicy.training.es.CMAES` takes the rule as
+``step_rule`` (``--cma-step-rule``). `compare_step_rules` puts the runs of both rules
+(`anpolicy.study.recipe.summarize_runs` rows) side by side: where their step sizes ended,
+their validation at the latest generation every run reached, their best validation and,
+for finished runs, their test scores against Tang & Ha's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from anpolicy.study.recipe import read_log, summarize_runs
+
+RULE_NAMES = {
+    "pycma": "pycma 4.5's rule (TPA)",
+    "tpa": "two-point adaptation (TPA)",
+    "csa": "the rule of pycma 3.0–4.4 (CSA)",
+}
+
+
+def step_rule(run_dir) -> str:
+    """The step-size rule a run's config names ("pycma" for runs saved before the option:
+    they ran the installed pycma's default)."""
+    cfg = json.loads((Path(run_dir) / "config.json").read_text())
+    return cfg.get("cma_step_rule", "pycma")
+
+
+def _span(values, fmt: str) -> str:
+    a, b = format(min(values), fmt), format(max(values), fmt)
+    return a if a == b else f"{a}–{b}"
+
+
+def _finished(rows):
+    return [r for r in rows if r["stop_reason"] != "running"]
+
+
+def _state(rows) -> str:
+    done = len(_finished(rows))
+    if done == len(rows):
+        return "finished" if done == 1 else f"all {done} finished"
+    if done == 0:
+        return "unfinished" if len(rows) == 1 else f"{len(rows)} unfinished"
+    return f"{done} of {len(rows)} finished"
+
+
+def _place(new: list[float], old: list[float]) -> str:
+    """Where the values ``new`` sit against the range of ``old``."""
+    if min(new) > max(old):
+        return "above every one of them"
+    if max(new) < min(old):
+        return "below every one of them"
+    return "within their range"
+
+
+def _validation_at(run_dir, gen: int) -> float:
+    """The run's validation mean at generation ``gen`` (nan if it has none there)."""
+    at = [r["val_mean"] for r in read_log(run_dir) if r["gen"] == gen and "val_mean" in r]
+    return at[0] if at else float("nan")
+
+
+def compare_step_rules(tpa_dirs, csa_dirs, target: float) -> str:
+    """The two rules' runs (run directories) in words, from the numbers (see the module
+    docstring); ``target`` is Tang & Ha's test score. Validation is compared at the same
+    generation: the latest validated one that every CSA run has reached."""
+    tpa_dirs = [d for d in tpa_dirs if (Path(d) / "config.json").is_file()]
+    csa_dirs = [d for d in csa_dirs if (Path(d) / "config.json").is_file()]
+    if not tpa_dirs or not csa_dirs:
+        missing = RULE_NAMES["csa"] if not csa_dirs else RULE_NAMES["pycma"]
+        return f"No run with {missing} yet: nothing to compare."
+    tpa_rows, csa_rows = summarize_runs(tpa_dirs), summarize_runs(csa_dirs)
+    k = len(tpa_rows)
+    csa_sigma = _span([r["final_step_size"] for r in csa_rows], ".2g")
+    out = [
+        f"Under {RULE_NAMES['pycma']} the step size of the {k} recipe "
+        f"run{'s' * (k > 1)} ({_state(tpa_rows)}) was last at "
+        f"{_span([r['final_step_size'] for r in tpa_rows], '.0e')}, after "
+        f"{_span([r['generations'] for r in tpa_rows], ',')} generations; under "
+        f"{RULE_NAMES['csa']} it is at {csa_sigma} "
+        f"after {_span([r['generations'] for r in csa_rows], ',')} generations "
+        f"({_state(csa_rows)}; σ₀ = 0.1 for both)."
+    ]
+    every = json.loads((Path(csa_dirs[0]) / "config.json").read_text())["validate_every"]
+    gen = min(r["generations"] for r in csa_rows) // every * every
+    new = [_validation_at(d, gen) for d in csa_dirs]
+    old = [v for v in (_validation_at(d, gen) for d in tpa_dirs) if not np.isnan(v)]
+    if gen > 0 and old and not np.isnan(new).any():
+        out.append(
+            f"At generation {gen:,}, CSA validates at {_span(new, '.0f')} against "
+            f"{_span(old, '.0f')} for the {len(old)} TPA run{'s' * (len(old) > 1)} there: "
+            f"{_place(new, old)}."
+        )
+    if not [r for r in csa_rows if r["stop_reason"] == "running"]:
+        best_new = [r["best_validation"] for r in csa_rows]
+        best_old = [r["best_validation"] for r in tpa_rows]
+        out.append(
+            f"Best validation: CSA {_span(best_new, '.0f')}, TPA {_span(best_old, '.0f')} "
+            f"(CSA {_place(best_new, best_old)})."
+        )
+    for r in _finished(csa_rows):
+        lo, hi = r["test_lo"], r["test_hi"]
+        where = "below" if hi < target else ("above" if lo > target else "consistent with")
+        out.append(
+            f"Test, CSA seed {r['seed']}: {r['test_mean']:.0f} [{lo:.0f}, {hi:.0f}] "
+            f"(n = {r['test_n']:,}), {where} Tang & Ha's {target:.0f}."
+        )
+    return " ".join(out)

@@ -1,0 +1,57 @@
+"""anpolicy.study.step_rules: the recipe under two step-size rules, in words that follow
+the numbers."""
+
+from __future__ import annotations
+
+import json
+
+from anpolicy.study import step_rules
+
+
+def _run(path, rule, seed, gens, val, sigma, test=None):
+    """A run folder as the trainer writes it: validation ``val(gen)`` every 25 generations."""
+    path.mkdir(parents=True)
+    cfg = dict(optimizer="cma", seed=seed, popsize=4, rollouts=2, validate_every=25, threads=1)
+    if rule is not None:
+        cfg["cma_step_rule"] = rule
+    (path / "config.json").write_text(json.dumps(cfg))
+    rows = []
+    for g in range(1, gens + 1):
+        row = dict(gen=g, wall_s=float(g), step_size=sigma, threads=1)
+        if g % 25 == 0:
+            row.update(val_mean=val(g), val_se=1.0)
+        rows.append(json.dumps(row))
+    (path / "log.jsonl").write_text("\n".join(rows) + "\n")
+    if test is not None:
+        mean, lo, hi = test
+        result = dict(stop_reason="step_size", test=dict(mean=mean, ci95=[lo, hi], n=2000))
+        (path / "result.json").write_text(json.dumps(result))
+    return path
+
+
+def test_a_run_saved_before_the_option_ran_pycmas_default(tmp_path):
+    assert step_rules.step_rule(_run(tmp_path / "old", None, 0, 25, float, 0.1)) == "pycma"
+    assert step_rules.step_rule(_run(tmp_path / "new", "csa", 0, 25, float, 0.1)) == "csa"
+
+
+def test_comparison_at_the_same_generation_follows_the_numbers_both_ways(tmp_path):
+    tpa = [
+        _run(tmp_path / f"tpa{s}", None, s, 300, lambda g, s=s: 200.0 + s, 1e-4, (250, 240, 260))
+        for s in range(2)
+    ]
+    csa_up = _run(tmp_path / "up", "csa", 0, 110, lambda g: 300.0 if g == 100 else 0.0, 0.12)
+    s = step_rules.compare_step_rules(tpa, [csa_up], target=471)
+    assert "at 0.12 after 110 generations (unfinished" in s
+    assert "At generation 100, CSA validates at 300 against 200–201" in s
+    assert "above every one of them" in s
+    assert "Best validation" not in s  # an unfinished run has no final best
+    csa_down = _run(tmp_path / "down", "csa", 1, 100, lambda g: 150.0, 0.05, (480, 460, 500))
+    s = step_rules.compare_step_rules(tpa, [csa_down], target=471)
+    assert "CSA validates at 150" in s and "below every one of them" in s
+    assert "Best validation: CSA 150, TPA 200–201 (CSA below every one of them)" in s
+    assert "Test, CSA seed 1: 480 [460, 500] (n = 2,000), consistent with Tang & Ha's 471" in s
+
+
+def test_nothing_to_compare_without_both_rules(tmp_path):
+    tpa = [_run(tmp_path / "tpa", None, 0, 50, float, 1e-4)]
+    assert "nothing to compare" in step_rules.compare_step_rules(tpa, [tmp_path / "no"], 471)
