@@ -61,6 +61,8 @@ def test_training_is_deterministic_and_resumes_exactly(tmp_path):
     assert np.array_equal(p1, p2)
     meta = json.loads((tmp_path / "full/result.json").read_text())
     assert meta["test"]["n"] == 16 and meta["generations"] == 4
+    # config.json names the budget in force after the resume
+    assert json.loads((tmp_path / "part/config.json").read_text())["generations"] == 4
 
 
 def test_resume_refuses_a_different_config(tmp_path):

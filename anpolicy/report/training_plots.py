@@ -46,28 +46,28 @@ def _existing(run_dirs):
     return [d for d in map(Path, run_dirs) if (d / "log.jsonl").is_file()]
 
 
-def recipe_figure(run_dirs, budget_episodes: float, target: float, seed_label: str = "seed"):
+def recipe_figure(
+    run_dirs,
+    budget_episodes: float,
+    target: float,
+    seed_label: str = "seed",
+    compare: dict | None = None,
+):
     """Validation (mean, 95 % band; 512 episodes shuffled at reset) and step size of each
-    run against training episodes (millions), with the authors' episode budget (vertical)
-    and their test score (horizontal) marked. Returns the figure."""
+    run against training episodes (millions), one colour per run, with the authors'
+    episode budget (vertical) and their test score (horizontal) marked. ``compare``
+    (``{label: run_dirs}``) adds other groups of runs, each in one dark colour and its own
+    dash-dot pattern, labelled once. Returns the figure."""
     fig, (ax_val, ax_sigma) = plt.subplots(1, 2, figsize=(9.5, 3.6), constrained_layout=True)
     for k, run in enumerate(_existing(run_dirs)):
         label = f"{seed_label} {recipe.summarize_run(run)['seed']}"
         _draw_run(ax_val, ax_sigma, run, f"C{k}", label)
-    return _frame(fig, ax_val, ax_sigma, budget_episodes, target)
-
-
-def step_rule_figure(groups: dict, budget_episodes: float, target: float):
-    """The recipe's runs grouped by step-size rule (``{label: run_dirs}``): one colour per
-    group (solid, dashed, ... per group), validation and step size as in
-    `recipe_figure`. Returns the figure."""
-    fig, (ax_val, ax_sigma) = plt.subplots(1, 2, figsize=(9.5, 3.6), constrained_layout=True)
-    styles = ("-", "--", "-.", ":")
-    for k, (label, run_dirs) in enumerate(groups.items()):
-        runs = _existing(run_dirs)
+    styles = ("-.", ":", (0, (5, 2, 1, 2, 1, 2)))  # the target line is dashed
+    for k, (label, dirs) in enumerate((compare or {}).items()):
+        runs = _existing(dirs)
         for j, run in enumerate(runs):
             name = f"{label} ({len(runs)} run{'s' * (len(runs) > 1)})" if j == 0 else None
-            _draw_run(ax_val, ax_sigma, run, f"C{k}", name, styles[k % len(styles)])
+            _draw_run(ax_val, ax_sigma, run, ("k", "0.4", "0.6")[k % 3], name, styles[k % 3])
     return _frame(fig, ax_val, ax_sigma, budget_episodes, target)
 
 

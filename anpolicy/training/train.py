@@ -185,6 +185,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             if g > st["gen"]:
                 snapshot_path(run, g).unlink()
         st["config"] = asdict(cfg)
+        # the budget in force (a resume may change it): config.json says what the run is
+        (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     else:
         if ckpt_path.exists():
             raise FileExistsError(f"{run} already holds a run; use --resume or another --run-dir")
