@@ -6,6 +6,10 @@
 # resumes the others from their checkpoints. SIGTERM stops the current run after its
 # generation (it checkpoints) and ends the queue.
 #   THREADS=1 nohup setsid bash scripts/train_queue.sh > runs_queue.log 2>&1 &
+# A second lane, on the other core: the recipe with the step-size rule of pycma 3.0-4.4
+# (CSA) to the authors' 14,000 generations (data/runs/recipe_csa_seed0):
+#   RULE=csa SEEDS=0 GENERATIONS=14000 THREADS=1 nohup setsid \
+#       bash scripts/train_recipe_seeds.sh > runs_csa.log 2>&1 &
 set -uo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-1}

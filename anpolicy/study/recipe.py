@@ -65,6 +65,8 @@ def summarize_run(run_dir) -> dict:
         "wall_h": rows[-1]["wall_s"] / 3600,
         "cpu_hours": _cpu_hours(rows, cfg),
         "final_step_size": rows[-1]["step_size"],
+        "restarts": rows[-1].get("restarts", 0),  # IPOP-CMA-ES; 0 for the others
+        "final_popsize": rows[-1].get("popsize", cfg["popsize"]),
         "best_validation": best[1],
         "best_generation": best[0],
     }

@@ -1,0 +1,53 @@
+"""The training arms beyond the recipe (IPOP-CMA-ES, the CSA recipe to the authors'
+budget, the FNN), in one sentence each, from their run folders.
+
+`arms_sentence` reads `anpolicy.study.recipe.summarize_runs` rows: how far each arm got
+(generations, training episodes against the authors' budget, CPU-hours), its restarts and
+population where it restarts, its best validation so far, and its test score with a 95 %
+CI once finished, or that it is unfinished and resumable.
+"""
+
+from __future__ import annotations
+
+NAMES = {
+    "ipop": "IPOP-CMA-ES",
+    "cma": "CMA-ES",
+    "sepcma": "separable CMA-ES",
+    "pgpe": "PGPE",
+}
+
+
+def arm_label(row: dict) -> str:
+    """'IPOP-CMA-ES (ipop_seed0, seed 0)', 'CMA-ES with CSA (recipe_csa_seed0, seed 0)', ..."""
+    name = NAMES.get(row["optimizer"], row["optimizer"])
+    if row["optimizer"] in ("cma", "ipop") and row.get("step_rule", "pycma") == "csa":
+        name += " with CSA"
+    return f"{name} ({row['run']}, seed {row['seed']})"
+
+
+def arms_sentence(rows: list[dict], budget_m: float) -> str:
+    """One sentence per arm; ``budget_m`` is the authors' training budget in millions of
+    episodes. Empty rows give a sentence that says no arm has a run folder yet."""
+    if not rows:
+        return "No arm has a run folder yet."
+    out = []
+    for r in rows:
+        txt = (
+            f"{arm_label(r)}: {r['generations']:,} generations, {r['episodes_m']:.1f} M "
+            f"episodes ({100 * r['episodes_m'] / budget_m:.0f} % of the authors' "
+            f"{budget_m:.1f} M), {r['cpu_hours']:.1f} CPU-hours"
+        )
+        if r.get("restarts"):
+            txt += f", {r['restarts']} restart{'s' * (r['restarts'] > 1)} (population now "
+            txt += f"{r['final_popsize']:,})"
+        txt += f"; best validation {r['best_validation']:.0f} at generation "
+        txt += f"{r['best_generation']:,}"
+        if r["stop_reason"] == "running":
+            txt += "; unfinished (resumable)"
+        else:
+            txt += (
+                f"; test {r['test_mean']:.0f} [{r['test_lo']:.0f}, {r['test_hi']:.0f}] "
+                f"(n = {r['test_n']:,})"
+            )
+        out.append(txt + ".")
+    return " ".join(out)

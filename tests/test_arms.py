@@ -1,0 +1,56 @@
+"""anpolicy.study.arms: the arms' sentence follows their run summaries."""
+
+from __future__ import annotations
+
+from anpolicy.study import arms
+
+
+def _row(**kw):
+    base = dict(
+        run="ipop_seed0",
+        optimizer="ipop",
+        step_rule="pycma",
+        seed=0,
+        generations=1200,
+        episodes_m=5.7344,
+        cpu_hours=0.5,
+        restarts=2,
+        final_popsize=1024,
+        best_validation=250.4,
+        best_generation=800,
+        stop_reason="running",
+        test_mean=float("nan"),
+        test_lo=float("nan"),
+        test_hi=float("nan"),
+        test_n=0,
+    )
+    return {**base, **kw}
+
+
+def test_an_unfinished_ipop_run_and_a_finished_csa_run():
+    s = arms.arms_sentence(
+        [
+            _row(),
+            _row(
+                run="recipe_csa_seed0",
+                optimizer="cma",
+                step_rule="csa",
+                restarts=0,
+                stop_reason="generations",
+                test_mean=480.2,
+                test_lo=466.0,
+                test_hi=494.4,
+                test_n=2000,
+            ),
+        ],
+        budget_m=57.344,
+    )
+    assert "IPOP-CMA-ES (ipop_seed0, seed 0): 1,200 generations, 5.7 M episodes (10 % of" in s
+    assert "2 restarts (population now 1,024)" in s and "unfinished (resumable)" in s
+    assert "CMA-ES with CSA (recipe_csa_seed0, seed 0)" in s
+    assert "test 480 [466, 494] (n = 2,000)" in s
+    assert s.count("restart") == 1  # the CSA run has none
+
+
+def test_no_arm_yet():
+    assert arms.arms_sentence([], 57.344) == "No arm has a run folder yet."
