@@ -54,3 +54,13 @@ def test_an_unfinished_ipop_run_and_a_finished_csa_run():
 
 def test_no_arm_yet():
     assert arms.arms_sentence([], 57.344) == "No arm has a run folder yet."
+
+
+def test_a_cma_arm_says_where_its_step_size_went_a_pgpe_arm_does_not():
+    ipop = _row(final_step_size=1.27, peak_step_size=55.18, peak_step_generation=1296)
+    pgpe = _row(run="fnn_finetune_seed1", optimizer="pgpe", restarts=0, final_step_size=0.03)
+    pgpe.update(policy="fnn", init_from="data/agents/fnn.npz", seed=1)
+    s = arms.arms_sentence([ipop, pgpe], budget_m=57.344)
+    assert "step size 1.3 now, at most 55 (generation 1,296)" in s
+    assert s.count("step size") == 1
+    assert "PGPE on the FNN from fnn.npz (fnn_finetune_seed1, seed 1)" in s

@@ -42,9 +42,10 @@ def test_comparison_at_the_same_generation_follows_the_numbers_both_ways(tmp_pat
     csa_up = _run(tmp_path / "up", "csa", 0, 110, lambda g: 300.0 if g == 100 else 0.0, 0.12)
     s = step_rules.compare_step_rules(tpa, [csa_up], target=471)
     assert "at 0.12 after 110 generations (unfinished" in s
-    assert "At generation 100, CSA validates at 300 against 200–201" in s
-    assert "above every one of them" in s
-    assert "Best validation" not in s  # an unfinished run has no final best
+    assert "At generation 100, the latest every run reached, CSA validates at 300 against" in s
+    assert "against 200–201 for the 2 TPA runs: above every one of them" in s
+    assert "Best validation so far: CSA 300, TPA 200–201 (CSA above every" in s
+    assert "climbing" not in s  # 110 generations: no validations 1,000 generations back
     csa_down = _run(tmp_path / "down", "csa", 1, 100, lambda g: 150.0, 0.05, (480, 460, 500))
     s = step_rules.compare_step_rules(tpa, [csa_down], target=471)
     assert "CSA validates at 150" in s and "below every one of them" in s
@@ -55,3 +56,21 @@ def test_comparison_at_the_same_generation_follows_the_numbers_both_ways(tmp_pat
 def test_nothing_to_compare_without_both_rules(tmp_path):
     tpa = [_run(tmp_path / "tpa", None, 0, 50, float, 1e-4)]
     assert "nothing to compare" in step_rules.compare_step_rules(tpa, [tmp_path / "no"], 471)
+
+
+def test_the_comparison_stays_at_a_generation_every_run_reached(tmp_path):
+    """A CSA run past every TPA run is compared where the shortest run stopped, and an
+    unfinished run says whether it still climbs, both ways."""
+    tpa = [
+        _run(tmp_path / f"tpa{s}", None, s, g, lambda g: 200.0, 1e-4, (250, 240, 260))
+        for s, g in ((0, 1300), (1, 3000))
+    ]
+    up = _run(tmp_path / "up", "csa", 0, 2600, lambda g: 100.0 + g / 10, 0.1)
+    s = step_rules.compare_step_rules(tpa, [up], target=471)
+    assert "At generation 1,300, the latest every run reached, CSA validates at 230" in s
+    assert "Best validation so far: CSA 360, TPA 200 (CSA above every one of them)" in s
+    # last 10 checks (gens 2,375-2,600) average 348.75; the 10 ending at 1,600: 248.75
+    assert "CSA seed 0 is still climbing: its last 10 validations average 349, against 249" in s
+    flat = _run(tmp_path / "flat", "csa", 1, 2600, lambda g: 190.0 - g / 100, 0.1)
+    s = step_rules.compare_step_rules(tpa, [flat], target=471)
+    assert "CSA seed 1 is not climbing" in s and "below every one of them" in s

@@ -3,11 +3,15 @@ budget, the FNN), in one sentence each, from their run folders.
 
 `arms_sentence` reads `anpolicy.study.recipe.summarize_runs` rows: how far each arm got
 (generations, training episodes against the authors' budget, CPU-hours), its restarts and
-population where it restarts, its best validation so far, and its test score with a 95 %
-CI once finished, or that it is unfinished and resumable.
+population where it restarts, a CMA-ES arm's step size now and at its largest (a step
+size that grows far past sigma0 = 0.1 is a search that has lost its way), its best
+validation so far, and its test score with a 95 % CI once finished, or that it is
+unfinished and resumable.
 """
 
 from __future__ import annotations
+
+from pathlib import PurePath
 
 NAMES = {
     "ipop": "IPOP-CMA-ES",
@@ -18,10 +22,15 @@ NAMES = {
 
 
 def arm_label(row: dict) -> str:
-    """'IPOP-CMA-ES (ipop_seed0, seed 0)', 'CMA-ES with CSA (recipe_csa_seed0, seed 0)', ..."""
+    """'IPOP-CMA-ES (ipop_seed0, seed 0)', 'CMA-ES with CSA (recipe_csa_seed0, seed 0)',
+    'PGPE on the FNN from fnn.npz (fnn_finetune_seed1, seed 1)', ..."""
     name = NAMES.get(row["optimizer"], row["optimizer"])
     if row["optimizer"] in ("cma", "ipop") and row.get("step_rule", "pycma") == "csa":
         name += " with CSA"
+    if row.get("policy") == "fnn":
+        name += " on the FNN"
+    if row.get("init_from"):
+        name += f" from {PurePath(row['init_from']).name}"
     return f"{name} ({row['run']}, seed {row['seed']})"
 
 
@@ -40,6 +49,9 @@ def arms_sentence(rows: list[dict], budget_m: float) -> str:
         if r.get("restarts"):
             txt += f", {r['restarts']} restart{'s' * (r['restarts'] > 1)} (population now "
             txt += f"{r['final_popsize']:,})"
+        if r["optimizer"] in ("cma", "ipop", "sepcma") and "peak_step_size" in r:
+            txt += f", step size {r['final_step_size']:.2g} now, at most "
+            txt += f"{r['peak_step_size']:.2g} (generation {r['peak_step_generation']:,})"
         txt += f"; best validation {r['best_validation']:.0f} at generation "
         txt += f"{r['best_generation']:,}"
         if r["stop_reason"] == "running":

@@ -2,10 +2,11 @@
 
 `summarize_runs` reads run directories (`anpolicy.training.train`'s ``config.json``,
 ``log.jsonl``, ``result.json``) and returns one row per run: how far it got (generations,
-training episodes, CPU-hours), where its step size ended, why it stopped (``running``
-while it has no result), its validation score at fixed generations and at its best, and
-its final test score with a 95 % CI when finished. `curves` gives the validation curve
-of each run against training episodes, for the figure with the authors' budget marked.
+training episodes, CPU-hours), where its step size ended and where it peaked, why it
+stopped (``running`` while it has no result), its validation score at fixed generations
+and at its best, and its final test score with a 95 % CI when finished. `curves` gives
+the validation curve of each run against training episodes, for the figure with the
+authors' budget marked.
 """
 
 from __future__ import annotations
@@ -55,9 +56,12 @@ def summarize_run(run_dir) -> dict:
         raise ValueError(f"{run}: the log has no generation yet")
     val = [(r["gen"], r["val_mean"], r["val_se"]) for r in rows if "val_mean" in r]
     best = max(val, key=lambda v: v[1]) if val else (None, float("nan"), float("nan"))
+    peak = max(rows, key=lambda r: r["step_size"])  # the first generation of the largest
     out = {
         "run": run.name,
         "optimizer": cfg["optimizer"],
+        "policy": cfg.get("policy", "attention_neuron"),
+        "init_from": cfg.get("init_from", ""),
         "step_rule": cfg.get("cma_step_rule", "pycma"),
         "seed": cfg["seed"],
         "generations": rows[-1]["gen"],
@@ -65,6 +69,8 @@ def summarize_run(run_dir) -> dict:
         "wall_h": rows[-1]["wall_s"] / 3600,
         "cpu_hours": _cpu_hours(rows, cfg),
         "final_step_size": rows[-1]["step_size"],
+        "peak_step_size": peak["step_size"],
+        "peak_step_generation": peak["gen"],
         "restarts": rows[-1].get("restarts", 0),  # IPOP-CMA-ES; 0 for the others
         "final_popsize": rows[-1].get("popsize", cfg["popsize"]),
         "best_validation": best[1],

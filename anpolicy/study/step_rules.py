@@ -6,8 +6,9 @@ adaptation (TPA) when the dimension is 300 or more (ours: 913); the releases bef
 (CSA) unless the covariance matrix was diagonal. `anpolicy.training.es.CMAES` takes the rule as
 ``step_rule`` (``--cma-step-rule``). `compare_step_rules` puts the runs of both rules
 (`anpolicy.study.recipe.summarize_runs` rows) side by side: where their step sizes ended,
-their validation at the latest generation every run reached, their best validation and,
-for finished runs, their test scores against Tang & Ha's.
+their validation at the latest generation every run reached, their best validation (so
+far, while a run is unfinished), whether an unfinished CSA run still climbs and, for
+finished runs, their test scores against Tang & Ha's.
 """
 
 from __future__ import annotations
@@ -60,6 +61,29 @@ def _place(new: list[float], old: list[float]) -> str:
     return "within their range"
 
 
+def _running(rows) -> bool:
+    return any(r["stop_reason"] == "running" for r in rows)
+
+
+def _trend(run_dir, seed: int, last: int = 10, back: int = 1000) -> str:
+    """Whether an unfinished run still climbs: its mean validation over the ``last``
+    checks against the same number of checks ending ``back`` generations earlier."""
+    val = [(r["gen"], r["val_mean"]) for r in read_log(run_dir) if "val_mean" in r]
+    if len(val) < last:
+        return ""
+    now_gen = val[-1][0]
+    then = [v for g, v in val if g <= now_gen - back][-last:]
+    if len(then) < last:
+        return ""
+    now = float(np.mean([v for _, v in val[-last:]]))
+    was = float(np.mean(then))
+    verb = "still climbing" if now > was else "not climbing"
+    return (
+        f"CSA seed {seed} is {verb}: its last {last} validations average {now:.0f}, "
+        f"against {was:.0f} over the {last} ending {back:,} generations earlier."
+    )
+
+
 def _validation_at(run_dir, gen: int) -> float:
     """The run's validation mean at generation ``gen`` (nan if it has none there)."""
     at = [r["val_mean"] for r in read_log(run_dir) if r["gen"] == gen and "val_mean" in r]
@@ -88,22 +112,26 @@ def compare_step_rules(tpa_dirs, csa_dirs, target: float) -> str:
         f"({_state(csa_rows)}; σ₀ = 0.1 for both)."
     ]
     every = json.loads((Path(csa_dirs[0]) / "config.json").read_text())["validate_every"]
-    gen = min(r["generations"] for r in csa_rows) // every * every
+    # the latest validated generation that every run of both rules has reached
+    gen = min(r["generations"] for r in csa_rows + tpa_rows) // every * every
     new = [_validation_at(d, gen) for d in csa_dirs]
     old = [v for v in (_validation_at(d, gen) for d in tpa_dirs) if not np.isnan(v)]
     if gen > 0 and old and not np.isnan(new).any():
         out.append(
-            f"At generation {gen:,}, CSA validates at {_span(new, '.0f')} against "
-            f"{_span(old, '.0f')} for the {len(old)} TPA run{'s' * (len(old) > 1)} there: "
-            f"{_place(new, old)}."
+            f"At generation {gen:,}, the latest every run reached, CSA validates at "
+            f"{_span(new, '.0f')} against {_span(old, '.0f')} for the {len(old)} TPA "
+            f"run{'s' * (len(old) > 1)}: {_place(new, old)}."
         )
-    if not [r for r in csa_rows if r["stop_reason"] == "running"]:
-        best_new = [r["best_validation"] for r in csa_rows]
-        best_old = [r["best_validation"] for r in tpa_rows]
-        out.append(
-            f"Best validation: CSA {_span(best_new, '.0f')}, TPA {_span(best_old, '.0f')} "
-            f"(CSA {_place(best_new, best_old)})."
-        )
+    best_new = [r["best_validation"] for r in csa_rows]
+    best_old = [r["best_validation"] for r in tpa_rows]
+    so_far = " so far" if _running(csa_rows) else ""
+    out.append(
+        f"Best validation{so_far}: CSA {_span(best_new, '.0f')}, TPA "
+        f"{_span(best_old, '.0f')} (CSA {_place(best_new, best_old)})."
+    )
+    for d, r in zip(csa_dirs, csa_rows, strict=True):
+        if r["stop_reason"] == "running":
+            out.append(_trend(d, r["seed"]))
     for r in _finished(csa_rows):
         lo, hi = r["test_lo"], r["test_hi"]
         where = "below" if hi < target else ("above" if lo > target else "consistent with")
