@@ -75,6 +75,7 @@ def test_table_formats_running_and_finished_runs():
             "generations": 10,
             "episodes_m": 0.04,
             "cpu_hours": 0.1,
+            "wall_h": 0.1,
             "final_step_size": 1e-4,
             "best_validation": 200.0,
             "best_generation": 10,
@@ -89,6 +90,7 @@ def test_table_formats_running_and_finished_runs():
     t = recipe.table(rows)
     assert t.loc["a", "test [95 % CI]"] == "250 [240, 260] (n=2000)"
     assert t.loc["a", "final σ"] == "1.0e-04" and t.loc["a", "validation at 500"] == "—"
+    assert t.loc["a", "wall-clock (h)"] == "0.10"
 
 
 def _done(mean, lo, hi, stop="step_size", hours=2.0, eps=10.0):

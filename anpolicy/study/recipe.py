@@ -160,6 +160,7 @@ def table(rows: list[dict]):
                 "seed": r["seed"],
                 "generations": r["generations"],
                 "episodes (M)": num(r["episodes_m"], ".1f"),
+                "wall-clock (h)": num(r["wall_h"], ".2f"),
                 "CPU-hours": num(r["cpu_hours"], ".2f"),
                 "final σ": num(r["final_step_size"], ".1e"),
                 **{f"validation at {g}": num(r[f"val_{g}"], ".0f") for g in CHECKPOINTS},
