@@ -2,9 +2,9 @@
 # The training issue's runs, one after another at THREADS threads (default 1, so the
 # machine stays usable): the authors' recipe over five seeds, then the FNN arm (PGPE from
 # the shipped FNN), then the IPOP-CMA-ES arm within the authors' budget of 57.3 M
-# episodes. Every run is resumable: run this script again and it skips finished runs (result.json present) and
-# resumes the others from their checkpoints. SIGTERM stops the current run after its
-# generation (it checkpoints) and ends the queue.
+# episodes. Every run is resumable: run this script again and it skips finished runs
+# (result.json present) and resumes the others from their checkpoints. SIGTERM stops the
+# current run after its generation (it checkpoints) and ends the queue.
 #   THREADS=1 nohup setsid bash scripts/train_queue.sh > runs_queue.log 2>&1 &
 # A second lane, on the other core: the recipe with the step-size rule of pycma 3.0-4.4
 # (CSA) to the authors' 14,000 generations (data/runs/recipe_csa_seed0):

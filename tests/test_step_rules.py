@@ -46,6 +46,7 @@ def test_comparison_at_the_same_generation_follows_the_numbers_both_ways(tmp_pat
     assert "against 200–201 for the 2 TPA runs: above every one of them" in s
     assert "Best validation so far: CSA 300, TPA 200–201 (CSA above every" in s
     assert "climbing" not in s  # 110 generations: no validations 1,000 generations back
+    assert "  " not in s and s.endswith(".")  # no empty sentence where the trend is missing
     csa_down = _run(tmp_path / "down", "csa", 1, 100, lambda g: 150.0, 0.05, (480, 460, 500))
     s = step_rules.compare_step_rules(tpa, [csa_down], target=471)
     assert "CSA validates at 150" in s and "below every one of them" in s

@@ -49,7 +49,7 @@ def arms_sentence(rows: list[dict], budget_m: float) -> str:
         if r.get("restarts"):
             txt += f", {r['restarts']} restart{'s' * (r['restarts'] > 1)} (population now "
             txt += f"{r['final_popsize']:,})"
-        if r["optimizer"] in ("cma", "ipop", "sepcma") and "peak_step_size" in r:
+        if r["optimizer"] in ("cma", "ipop", "sepcma"):
             txt += f", step size {r['final_step_size']:.2g} now, at most "
             txt += f"{r['peak_step_size']:.2g} (generation {r['peak_step_generation']:,})"
         txt += f"; best validation {r['best_validation']:.0f} at generation "

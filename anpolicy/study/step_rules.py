@@ -61,10 +61,6 @@ def _place(new: list[float], old: list[float]) -> str:
     return "within their range"
 
 
-def _running(rows) -> bool:
-    return any(r["stop_reason"] == "running" for r in rows)
-
-
 def _trend(run_dir, seed: int, last: int = 10, back: int = 1000) -> str:
     """Whether an unfinished run still climbs: its mean validation over the ``last``
     checks against the same number of checks ending ``back`` generations earlier."""
@@ -124,14 +120,14 @@ def compare_step_rules(tpa_dirs, csa_dirs, target: float) -> str:
         )
     best_new = [r["best_validation"] for r in csa_rows]
     best_old = [r["best_validation"] for r in tpa_rows]
-    so_far = " so far" if _running(csa_rows) else ""
+    so_far = " so far" if len(_finished(csa_rows)) < len(csa_rows) else ""
     out.append(
         f"Best validation{so_far}: CSA {_span(best_new, '.0f')}, TPA "
         f"{_span(best_old, '.0f')} (CSA {_place(best_new, best_old)})."
     )
     for d, r in zip(csa_dirs, csa_rows, strict=True):
-        if r["stop_reason"] == "running":
-            out.append(_trend(d, r["seed"]))
+        if r["stop_reason"] == "running" and (trend := _trend(d, r["seed"])):
+            out.append(trend)
     for r in _finished(csa_rows):
         lo, hi = r["test_lo"], r["test_hi"]
         where = "below" if hi < target else ("above" if lo > target else "consistent with")
