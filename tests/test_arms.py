@@ -67,3 +67,11 @@ def test_a_cma_arm_says_where_its_step_size_went_a_pgpe_arm_does_not():
     assert "step size 1.3 now, at most 55 (generation 1,296)" in s
     assert s.count("step size") == 1
     assert "PGPE on the FNN from fnn.npz (fnn_finetune_seed1, seed 1)" in s
+
+
+def test_a_finished_arm_that_was_shipped_says_under_which_name():
+    done = dict(stop_reason="minutes", test_mean=611.6, test_lo=592.1, test_hi=631.1)
+    fnn = _row(run="fnn_finetune_seed1", optimizer="pgpe", restarts=0, **done, test_n=2000)
+    s = arms.arms_sentence([fnn, {**fnn, "shipped_as": "fnn"}], budget_m=57.344)
+    assert s.count("test 612 [592, 631] (n = 2,000)") == 2
+    assert s.count(", shipped as fnn.") == 1

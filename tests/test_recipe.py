@@ -175,3 +175,13 @@ def test_first_and_best_follows_the_numbers():
     close = _cands([(90, 1), (210, 5)], [(95, 1), (200, 5)])
     text = recipe.first_and_best(close, 100.0)
     assert "(±10) overlap;" in text and text.endswith("both below the starting agent's 100")
+
+
+def test_a_run_is_shipped_as_the_manifest_agent_with_its_bytes(tmp_path):
+    from anpolicy.store.data import DATA_DIR, read_manifest
+
+    train(TrainConfig(**TINY, generations=2, run_dir=str(tmp_path / "run")), progress=False)
+    assert recipe.summarize_run(tmp_path / "run")["shipped_as"] == ""  # a new agent
+    shipped = read_manifest()["agents"]["fnn"]["file"]
+    (tmp_path / "run/agent.npz").write_bytes((DATA_DIR / shipped).read_bytes())
+    assert recipe.summarize_run(tmp_path / "run")["shipped_as"] == "fnn"

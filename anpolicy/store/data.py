@@ -18,7 +18,8 @@ DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 MANIFEST = "manifest.json"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -39,7 +40,7 @@ def load_shipped(name: str, data_dir: Path = DATA_DIR):
     path = Path(data_dir) / entry["file"]
     if not path.is_file():
         raise CheckpointError(f"agent file {path} listed in the manifest is missing")
-    if _sha256(path) != entry["sha256"]:
+    if file_sha256(path) != entry["sha256"]:
         raise CheckpointError(f"{path} does not match its SHA-256 in the manifest (corrupt?)")
     return load_agent(path)
 
@@ -65,7 +66,7 @@ def ship_run(run_dir, name: str, data_dir: Path = DATA_DIR, note: str = "") -> d
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"agents": {}}
     entry = {
         "file": f"agents/{name}.npz",
-        "sha256": _sha256(data_dir / "agents" / f"{name}.npz"),
+        "sha256": file_sha256(data_dir / "agents" / f"{name}.npz"),
         "log": f"logs/{name}.jsonl",
         "policy": meta["config"]["policy"],
         "optimizer": meta["config"]["optimizer"],

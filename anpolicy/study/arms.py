@@ -61,5 +61,7 @@ def arms_sentence(rows: list[dict], budget_m: float) -> str:
                 f"; test {r['test_mean']:.0f} [{r['test_lo']:.0f}, {r['test_hi']:.0f}] "
                 f"(n = {r['test_n']:,})"
             )
+            if r.get("shipped_as"):
+                txt += f", shipped as {r['shipped_as']}"
         out.append(txt + ".")
     return " ".join(out)

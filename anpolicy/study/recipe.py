@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from anpolicy.stats import Z95, format_ci
-from anpolicy.store.data import cpu_seconds
+from anpolicy.store.data import cpu_seconds, file_sha256, read_manifest
 
 CHECKPOINTS = (500, 1000, 2000, 5000)  # generations at which validation is reported
 
@@ -89,11 +89,22 @@ def summarize_run(run_dir) -> dict:
             test_lo=t["ci95"][0],
             test_hi=t["ci95"][1],
             test_n=t["n"],
+            shipped_as=_shipped_as(run / "agent.npz"),
         )
     else:
         out.update(stop_reason="running", test_mean=float("nan"), test_lo=float("nan"))
-        out.update(test_hi=float("nan"), test_n=0)
+        out.update(test_hi=float("nan"), test_n=0, shipped_as="")
     return out
+
+
+def _shipped_as(agent) -> str:
+    """The manifest name of the shipped agent whose file is byte-identical to ``agent``
+    (a finished run's agent.npz), or "" when it was not shipped."""
+    if not Path(agent).is_file():
+        return ""
+    digest = file_sha256(Path(agent))
+    names = [n for n, e in read_manifest()["agents"].items() if e["sha256"] == digest]
+    return names[0] if names else ""
 
 
 def summarize_runs(run_dirs) -> list[dict]:
