@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -63,6 +64,16 @@ def test_training_is_deterministic_and_resumes_exactly(tmp_path):
     assert meta["test"]["n"] == 16 and meta["generations"] == 4
     # config.json names the budget in force after the resume
     assert json.loads((tmp_path / "part/config.json").read_text())["generations"] == 4
+
+
+def test_a_copied_run_folder_resumes_as_the_original_would(tmp_path):
+    train(tiny_config(tmp_path / "a", generations=2), progress=False)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    train(tiny_config(tmp_path / "a", generations=4), resume=True, progress=False)
+    train(tiny_config(tmp_path / "b", generations=4), resume=True, progress=False)
+    pa, pb = (np.load(tmp_path / d / "agent.npz")["params"] for d in "ab")
+    assert np.array_equal(pa, pb)
+    assert json.loads((tmp_path / "b/config.json").read_text())["run_dir"] == str(tmp_path / "b")
 
 
 def test_resume_refuses_a_different_config(tmp_path):

@@ -138,8 +138,9 @@ class TrainConfig:
 # Before `cma_step_rule`, every CMA-ES run used the installed pycma's default.
 SAVED_RUN_DEFAULTS = {"engine": "torch", "snapshot_every": 0, "cma_step_rule": "pycma"}
 
-# What `--resume` may change: the budget, stopping rules, the history kept, the engine
-# (the model and its randomness stay; with another engine the numbers of later
+# What `--resume` may change: the budget, stopping rules, the history kept, the engine, the
+# run's folder (a copy continues as a new arm while the original stays as it ended; the
+# model and its randomness stay; with another engine the numbers of later
 # generations differ from an uninterrupted run's by round-off amplified, which each log
 # row records).
 RESUMABLE_FIELDS = {
@@ -152,6 +153,7 @@ RESUMABLE_FIELDS = {
     "stop_step_size",
     "max_episodes",
     "ray_address",
+    "run_dir",
 }
 
 
