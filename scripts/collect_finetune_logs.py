@@ -33,7 +33,7 @@ CANDIDATES = {
     "runs/cur_upright": "PGPE restarted from the agent, half the training starts upright",
     "runs/an_pgpe@2575": "the 2575-generation run continued on the fused engine (same state)",
     "data/runs/attention_neuron_restart": "PGPE restarted from the agent: lr 0.012, sigma 0.04, "
-    "256 x 16 rollouts (now shipped as attention_neuron)",
+    "256 x 16 rollouts (shipped as attention_neuron_5357)",
 }
 
 

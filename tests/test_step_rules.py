@@ -75,3 +75,17 @@ def test_the_comparison_stays_at_a_generation_every_run_reached(tmp_path):
     flat = _run(tmp_path / "flat", "csa", 1, 2600, lambda g: 190.0 - g / 100, 0.1)
     s = step_rules.compare_step_rules(tpa, [flat], target=471)
     assert "CSA seed 1 is not climbing" in s and "below every one of them" in s
+
+
+def test_the_csa_reproduction_verdict_follows_the_test_score(tmp_path):
+    below = _run(tmp_path / "below", "csa", 0, 100, float, 0.05, (373, 359, 388))
+    s = step_rules.csa_reproduction_sentence([below], target=471, generations=100)
+    assert "seed 0, ran 100 generations (0.0 M episodes" in s
+    assert "tests at 373 [359, 388] (n = 2,000, shuffled at reset): below Tang & Ha's 471." in s
+    near = _run(tmp_path / "near", "csa", 1, 100, float, 0.05, (465, 450, 480))
+    s = step_rules.csa_reproduction_sentence([near], target=471, generations=100)
+    assert "consistent with Tang & Ha's 471" in s
+    running = _run(tmp_path / "running", "csa", 2, 60, float, 0.05)
+    s = step_rules.csa_reproduction_sentence([running], target=471, generations=14000)
+    assert "is unfinished at generation 60 of 14,000" in s and "tests at" not in s
+    assert "no run yet" in step_rules.csa_reproduction_sentence([tmp_path / "no"], 471, 14000)

@@ -136,3 +136,30 @@ def compare_step_rules(tpa_dirs, csa_dirs, target: float) -> str:
             f"(n = {r['test_n']:,}), {where} Tang & Ha's {target:.0f}."
         )
     return " ".join(out)
+
+
+def csa_reproduction_sentence(csa_dirs, target: float, generations: int) -> str:
+    """The reproduction verdict of the recipe with the authors' step-size rule (CSA) run to
+    their ``generations``: each finished run's test score with its 95 % CI against
+    ``target`` (Tang & Ha's test score), its budget and cost; or how far it got."""
+    rows = summarize_runs([d for d in csa_dirs if (Path(d) / "config.json").is_file()])
+    if not rows:
+        return "The recipe with the authors' step-size rule (CSA) has no run yet."
+    out = []
+    for r in rows:
+        head = f"The recipe with the authors' step-size rule (CSA), seed {r['seed']}"
+        if r["stop_reason"] == "running":
+            out.append(
+                f"{head}, is unfinished at generation {r['generations']:,} of "
+                f"{generations:,}; its test comes when it ends."
+            )
+            continue
+        lo, hi = r["test_lo"], r["test_hi"]
+        where = "below" if hi < target else ("above" if lo > target else "consistent with")
+        out.append(
+            f"{head}, ran {r['generations']:,} generations ({r['episodes_m']:.1f} M episodes, "
+            f"{r['cpu_hours']:.1f} CPU-hours here) and tests at {r['test_mean']:.0f} "
+            f"[{lo:.0f}, {hi:.0f}] (n = {r['test_n']:,}, shuffled at reset): {where} "
+            f"Tang & Ha's {target:.0f}."
+        )
+    return " ".join(out)
