@@ -35,7 +35,7 @@ def arm_label(row: dict) -> str:
 
 
 def arms_sentence(rows: list[dict], budget_m: float) -> str:
-    """One sentence per arm; ``budget_m`` is the authors' training budget in millions of
+    """One sentence per arm; ``budget_m`` is the budget (the authors') in millions of
     episodes. Empty rows give a sentence that says no arm has a run folder yet."""
     if not rows:
         return "No arm has a run folder yet."
@@ -43,8 +43,8 @@ def arms_sentence(rows: list[dict], budget_m: float) -> str:
     for r in rows:
         txt = (
             f"{arm_label(r)}: {r['generations']:,} generations, {r['episodes_m']:.1f} M "
-            f"episodes ({100 * r['episodes_m'] / budget_m:.0f} % of the authors' "
-            f"{budget_m:.1f} M), {r['cpu_hours']:.1f} CPU-hours"
+            f"episodes ({100 * r['episodes_m'] / budget_m:.0f} % of the budget), "
+            f"{r['cpu_hours']:.1f} CPU-hours"
         )
         if r.get("restarts"):
             txt += f", {r['restarts']} restart{'s' * (r['restarts'] > 1)} (population now "
