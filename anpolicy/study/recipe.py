@@ -209,7 +209,7 @@ def _ci(s: dict) -> str:
     return f"{s['mean']:.0f} [{s['ci95'][0]:.0f}, {s['ci95'][1]:.0f}]"
 
 
-def _against(s: dict, target: float) -> str:
+def against_target(s: dict, target: float) -> str:
     """'below' (whole 95 % CI under ``target``), 'above' (over it) or 'consistent with'."""
     lo, hi = s["ci95"]
     return "below" if hi < target else ("above" if lo > target else "consistent with")
@@ -258,8 +258,9 @@ def training_answer(
     status += f", {running} unfinished (resumable)" if running else ""
     status += f", {waiting} not started" if waiting > 0 else ""
     tests = [{"mean": r["test_mean"], "ci95": [r["test_lo"], r["test_hi"]]} for r in finished]
-    arm_where = [_against(a["test"], target) for a in arms]
-    reached = [_against(s, target) != "below" for s in tests] + [w != "below" for w in arm_where]
+    arm_where = [against_target(a["test"], target) for a in arms]
+    where_all = [against_target(s, target) for s in tests] + arm_where
+    reached = [w != "below" for w in where_all]
     if any(reached):
         out = [
             f"Yes, on {sum(reached)} of the {len(reached)} finished runs (a 95 % CI that "
@@ -281,7 +282,7 @@ def training_answer(
     if not finished:
         out.append(f"The authors' recipe has no finished seed yet ({status}).")
     else:
-        where = [_against(s, target) for s in tests]
+        where = [against_target(s, target) for s in tests]
         if n == 1:
             scores = f"a test score of {_ci(tests[0])}: {where[0]} Tang & Ha's {target:.0f}"
         else:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anpolicy.study.recipe import read_log, summarize_runs
+from anpolicy.study.recipe import against_target, read_log, summarize_runs
 
 RULE_NAMES = {
     "pycma": "pycma 4.5's rule (TPA)",
@@ -130,7 +130,7 @@ def compare_step_rules(tpa_dirs, csa_dirs, target: float) -> str:
             out.append(trend)
     for r in _finished(csa_rows):
         lo, hi = r["test_lo"], r["test_hi"]
-        where = "below" if hi < target else ("above" if lo > target else "consistent with")
+        where = against_target({"ci95": [lo, hi]}, target)
         out.append(
             f"Test, CSA seed {r['seed']}: {r['test_mean']:.0f} [{lo:.0f}, {hi:.0f}] "
             f"(n = {r['test_n']:,}), {where} Tang & Ha's {target:.0f}."
@@ -155,7 +155,7 @@ def csa_reproduction_sentence(csa_dirs, target: float, generations: int) -> str:
             )
             continue
         lo, hi = r["test_lo"], r["test_hi"]
-        where = "below" if hi < target else ("above" if lo > target else "consistent with")
+        where = against_target({"ci95": [lo, hi]}, target)
         out.append(
             f"{head}, ran {r['generations']:,} generations ({r['episodes_m']:.1f} M episodes, "
             f"{r['cpu_hours']:.1f} CPU-hours here) and tests at {r['test_mean']:.0f} "
