@@ -82,7 +82,7 @@ def test_measure_runs_every_condition_and_the_relative_permutation_keeps_everyth
 
 
 def test_curves_survive_a_save_and_load_and_refuse_another_schema(curves, tmp_path):
-    path = curves.save(tmp_path / "curves.json")
+    path = curves.save(tmp_path / "new_folder" / "curves.json")  # a folder not made yet
     back = LearningCurves.load(path)
     for key in ("returns", "shares", "shares_ci", "attention"):
         for name, value in getattr(curves, key).items():
@@ -210,3 +210,26 @@ def test_beyond_the_study_table_says_not_measured_without_the_chapter(tmp_path, 
     )
     table = learning.beyond_the_study_table()
     assert list(table["answer"]) == [k.upper() for k in learning.QUESTIONS]
+
+
+def test_a_run_describes_its_recipe_from_its_config(tmp_path):
+    import anpolicy.study.learning_curves as lc
+
+    cfg = {"optimizer": "cma", "cma_step_rule": "csa", "popsize": 256, "rollouts": 16}
+    cfg |= {"sigma0": 0.1, "seed": 3, "snapshot_every": 100, "train_shuffle": "none"}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    (tmp_path / "log.jsonl").write_text('{"generation": 1}\n{"generation": 2}\n')
+    run = lc.describe_run(tmp_path)
+    assert run["stop_reason"] == "running" and run["generations_logged"] == 2
+    assert run["state"] == "still training (no result yet)"
+    assert run["recipe"] == (
+        "CMA-ES (cumulative step-size adaptation), population 256, 16 episodes per fitness, "
+        "σ0 = 0.1, x0 = 0, no shuffling in training, seed 3"
+    )
+    cfg |= {"optimizer": "pgpe", "init_from": "data/agents/x.npz", "train_shuffle": "reset"}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    (tmp_path / "result.json").write_text('{"stop_reason": "minutes"}')
+    run = lc.describe_run(tmp_path)
+    assert run["stop_reason"] == "minutes" and run["state"] == "finished its wall-clock budget"
+    assert run["recipe"].startswith("PGPE, population 256, 16 episodes per fitness, started from")
+    assert "shuffled (reset) in training" in run["recipe"] and "σ0" not in run["recipe"]

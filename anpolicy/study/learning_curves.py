@@ -186,16 +186,59 @@ def describe_run(run_dir) -> dict:
     rows = (run / "log.jsonl").read_text().splitlines() if (run / "log.jsonl").exists() else []
     result = run / "result.json"
     stop = json.loads(result.read_text()).get("stop_reason") if result.exists() else "running"
-    return {
+    out = {
         "optimizer": cfg["optimizer"],
+        "cma_step_rule": cfg.get("cma_step_rule", "pycma"),
         "popsize": cfg["popsize"],
         "rollouts": cfg["rollouts"],
         "sigma0": cfg["sigma0"],
+        "init_from": cfg.get("init_from", ""),
+        "train_shuffle": cfg.get("train_shuffle", "none"),
         "seed": cfg["seed"],
         "snapshot_every": cfg.get("snapshot_every", 0),
         "generations_logged": len([r for r in rows if r.strip()]),
         "stop_reason": stop,
     }
+    return {**out, "recipe": _recipe_sentence(out), "state": _STATES.get(stop, stop)}
+
+
+_STATES = {  # train.stop_reason in words; "running": no result.json yet
+    "running": "still training (no result yet)",
+    "signal": "stopped by a signal",
+    "generations": "finished its generations",
+    "step_size": "stopped when its step size fell below the stopping threshold",
+    "episodes": "finished its budget of episodes",
+    "minutes": "finished its wall-clock budget",
+}
+
+
+_STEP_RULES = {
+    "csa": "cumulative step-size adaptation",
+    "tpa": "two-point step-size adaptation",
+    "pycma": "the installed pycma's default step-size rule",
+}
+
+
+def _recipe_sentence(run: dict) -> str:
+    """The run's training set-up in plain words (glue:text shows no math), e.g. "CMA-ES
+    (cumulative step-size adaptation), population 256, 16 episodes per fitness,
+    σ0 = 0.1, x0 = 0, no shuffling in training, seed 0"."""
+    opt = run["optimizer"]
+    head = {"cma": "CMA-ES", "ipop": "IPOP-CMA-ES", "sepcma": "diagonal CMA-ES"}.get(
+        opt, opt.upper()
+    )
+    if opt in ("cma", "ipop"):
+        head += f" ({_STEP_RULES.get(run['cma_step_rule'], run['cma_step_rule'])})"
+    parts = [head, f"population {run['popsize']}", f"{run['rollouts']} episodes per fitness"]
+    if opt != "pgpe":
+        parts.append(f"σ0 = {run['sigma0']:g}")
+    parts.append(f"started from {run['init_from']}" if run["init_from"] else "x0 = 0")
+    shuffle = run["train_shuffle"]
+    parts.append(
+        "no shuffling in training" if shuffle == "none" else f"shuffled ({shuffle}) in training"
+    )
+    parts.append(f"seed {run['seed']}")
+    return ", ".join(parts)
 
 
 @dataclass
@@ -223,7 +266,9 @@ class LearningCurves:
     schema: int = SCHEMA_VERSION
 
     def save(self, path) -> Path:
+        """Write the curves as JSON to ``path`` (its folder is created if missing)."""
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(asdict(self), default=_jsonable, indent=1))
         return path
 
