@@ -39,3 +39,12 @@ run_arm data/runs/fnn_finetune_seed1 --policy fnn --optimizer pgpe --seed 1 \
 run_arm data/runs/ipop_seed0 --policy attention_neuron --optimizer ipop --seed 0 \
     --restart-step-size 5e-3 --max-episodes 57344000 --generations 100000 \
     --snapshot-every 250 || exit $?
+
+# PGPE fine-tune of the CSA recipe's final centre (shipped as attention_neuron when this
+# arm began), trained the way the agent is tested (shuffled once at reset), with twice
+# the rollouts per member, a small stdev and centre learning rate (the set-up that added
+# +8 to the FNN) and 2,048 validation episodes so that selection is not on noise
+run_arm data/runs/an_finetune_seed1 --policy attention_neuron --optimizer pgpe --seed 1 \
+    --init-from data/runs/recipe_csa_seed0/agent.npz --train-shuffle reset \
+    --rollouts 32 --center-lr 0.01 --init-stdev 0.03 --validate-episodes 2048 \
+    --minutes 120 --generations 100000 --snapshot-every 100 || exit $?

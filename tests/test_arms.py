@@ -53,6 +53,14 @@ def test_an_unfinished_ipop_run_and_a_finished_csa_run():
     assert "CMA-ES with CSA (recipe_csa_seed0, seed 0)" in s
     assert "test 480 [466, 494] (n = 2,000)" in s
     assert s.count("restart") == 1  # the CSA run has none
+    assert "step size" in s and "now, at most" in s  # the unfinished IPOP run's step size
+
+
+def test_a_finished_run_says_final_not_now():
+    done = dict(stop_reason="episodes", test_mean=241.8, test_lo=230.2, test_hi=253.4, test_n=2000)
+    s = arms.arms_sentence([_row(**done)], budget_m=57.344)
+    assert "2 restarts (final population 1,024)" in s and "at the end, at most" in s
+    assert " now" not in s and "test 242 [230, 253] (n = 2,000)" in s
 
 
 def test_no_arm_yet():

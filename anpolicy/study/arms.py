@@ -3,7 +3,8 @@ budget, the FNN), in one sentence each, from their run folders.
 
 `arms_sentence` reads `anpolicy.study.recipe.summarize_runs` rows: how far each arm got
 (generations, training episodes against the authors' budget, CPU-hours), its restarts and
-population where it restarts, a CMA-ES arm's step size now and at its largest (a step
+population where it restarts, a CMA-ES arm's step size now (or at its end) and at its
+largest (a step
 size that grows far past sigma0 = 0.1 is a search that has lost its way), its best
 validation so far, and its test score with a 95 % CI once finished, or that it is
 unfinished and resumable.
@@ -41,20 +42,23 @@ def arms_sentence(rows: list[dict], budget_m: float) -> str:
         return "No arm has a run folder yet."
     out = []
     for r in rows:
+        running = r["stop_reason"] == "running"
         txt = (
             f"{arm_label(r)}: {r['generations']:,} generations, {r['episodes_m']:.1f} M "
             f"episodes ({100 * r['episodes_m'] / budget_m:.0f} % of the budget), "
             f"{r['cpu_hours']:.1f} CPU-hours"
         )
         if r.get("restarts"):
-            txt += f", {r['restarts']} restart{'s' * (r['restarts'] > 1)} (population now "
+            txt += f", {r['restarts']} restart{'s' * (r['restarts'] > 1)} "
+            txt += f"({'population now' if running else 'final population'} "
             txt += f"{r['final_popsize']:,})"
         if r["optimizer"] in ("cma", "ipop", "sepcma"):
-            txt += f", step size {r['final_step_size']:.2g} now, at most "
+            txt += f", step size {r['final_step_size']:.2g} "
+            txt += f"{'now' if running else 'at the end'}, at most "
             txt += f"{r['peak_step_size']:.2g} (generation {r['peak_step_generation']:,})"
         txt += f"; best validation {r['best_validation']:.0f} at generation "
         txt += f"{r['best_generation']:,}"
-        if r["stop_reason"] == "running":
+        if running:
             txt += "; unfinished (resumable)"
         else:
             txt += (
