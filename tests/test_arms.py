@@ -77,9 +77,36 @@ def test_a_cma_arm_says_where_its_step_size_went_a_pgpe_arm_does_not():
     assert "PGPE on the FNN from fnn.npz (fnn_finetune_seed1, seed 1)" in s
 
 
+def test_an_arm_started_from_a_run_and_trained_shuffled_says_so():
+    row = _row(run="an_finetune_seed1", optimizer="pgpe", seed=1, train_shuffle="reset")
+    row["init_from"] = "data/runs/recipe_csa_seed0/agent.npz"
+    assert arms.arm_label(row) == (
+        "PGPE from recipe_csa_seed0, trained shuffled at reset (an_finetune_seed1, seed 1)"
+    )
+    assert "trained with every:25 (" in arms.arm_label({**row, "train_shuffle": "every:25"})
+
+
 def test_a_finished_arm_that_was_shipped_says_under_which_name():
     done = dict(stop_reason="minutes", test_mean=611.6, test_lo=592.1, test_hi=631.1)
     fnn = _row(run="fnn_finetune_seed1", optimizer="pgpe", restarts=0, **done, test_n=2000)
     s = arms.arms_sentence([fnn, {**fnn, "shipped_as": "fnn"}], budget_m=57.344)
     assert s.count("test 612 [592, 631] (n = 2,000)") == 2
     assert s.count(", shipped as fnn.") == 1
+
+
+def test_the_summary_names_the_best_finished_attention_neuron_arm_and_the_unfinished():
+    done = dict(stop_reason="generations", test_n=2000)
+    csa = _row(run="recipe_csa_seed0", optimizer="cma", step_rule="csa", restarts=0, **done)
+    csa.update(test_mean=373.3, test_lo=358.9, test_hi=387.6)
+    ipop = _row(**done, test_mean=241.8, test_lo=230.2, test_hi=253.4)
+    fnn = _row(run="fnn_finetune_seed1", optimizer="pgpe", policy="fnn", **done)
+    fnn.update(test_mean=611.6, test_lo=592.1, test_hi=631.1)
+    s = arms.arms_summary([ipop, csa, fnn, _row(run="an_finetune_seed1")], target=471)
+    assert s.startswith(
+        "Of 2 finished Attention Neuron arms, the best, CMA-ES with CSA (recipe_csa_seed0, "
+        "seed 0), tests at 373 [359, 388], below the paper's 471; "
+    )
+    assert "the FNN arm (fnn_finetune_seed1) tests at 612 [592, 631] unshuffled" in s
+    assert s.endswith("unfinished (resumable): an_finetune_seed1.")
+    assert "consistent with the paper's 380" in arms.arms_summary([csa], target=380)
+    assert arms.arms_summary([_row()], 471).startswith("No Attention Neuron arm has finished")

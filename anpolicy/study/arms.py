@@ -1,7 +1,9 @@
 """The training arms beyond the recipe (IPOP-CMA-ES, the CSA recipe to the authors'
 budget, the FNN), in one sentence each, from their run folders.
 
-`arms_sentence` reads `anpolicy.study.recipe.summarize_runs` rows: how far each arm got
+`arms_summary` says in one sentence which finished Attention Neuron arm tests best and where
+that sits against the paper's score, and which arms are still unfinished; `arms_sentence`
+reads `anpolicy.study.recipe.summarize_runs` rows: how far each arm got
 (generations, training episodes against the authors' budget, CPU-hours), its restarts and
 population where it restarts, a CMA-ES arm's step size now (or at its end) and at its
 largest (a step
@@ -24,14 +26,19 @@ NAMES = {
 
 def arm_label(row: dict) -> str:
     """'IPOP-CMA-ES (ipop_seed0, seed 0)', 'CMA-ES with CSA (recipe_csa_seed0, seed 0)',
-    'PGPE on the FNN from fnn.npz (fnn_finetune_seed1, seed 1)', ..."""
+    'PGPE on the FNN from fnn.npz (fnn_finetune_seed1, seed 1)', 'PGPE from recipe_csa_seed0,
+    trained shuffled at reset (an_finetune_seed1, seed 1)', ..."""
     name = NAMES.get(row["optimizer"], row["optimizer"])
     if row["optimizer"] in ("cma", "ipop") and row.get("step_rule", "pycma") == "csa":
         name += " with CSA"
     if row.get("policy") == "fnn":
         name += " on the FNN"
     if row.get("init_from"):
-        name += f" from {PurePath(row['init_from']).name}"
+        src = PurePath(row["init_from"])  # a run's own agent.npz is named by its run
+        name += f" from {src.name if src.parent.name in ('agents', '') else src.parent.name}"
+    shuffle = row.get("train_shuffle", "none")
+    if shuffle != "none":
+        name += ", trained shuffled at reset" if shuffle == "reset" else f", trained with {shuffle}"
     return f"{name} ({row['run']}, seed {row['seed']})"
 
 
@@ -69,3 +76,36 @@ def arms_sentence(rows: list[dict], budget_m: float) -> str:
                 txt += f", shipped as {r['shipped_as']}"
         out.append(txt + ".")
     return " ".join(out)
+
+
+def arms_summary(rows: list[dict], target: float) -> str:
+    """One sentence over the arms: the finished Attention Neuron arm with the highest test
+    mean, its 95 % CI against ``target`` (the paper's shuffled test score), the finished FNN
+    arms' tests, and the unfinished arms by run name."""
+    from anpolicy.study.recipe import against_target
+
+    if not rows:
+        return "No arm has a run folder yet."
+    done = [r for r in rows if r["stop_reason"] != "running"]
+    an = [r for r in done if r.get("policy", "attention_neuron") == "attention_neuron"]
+    parts = []
+    if an:
+        best = max(an, key=lambda r: r["test_mean"])
+        where = against_target({"ci95": (best["test_lo"], best["test_hi"])}, target)
+        parts.append(
+            f"Of {len(an)} finished Attention Neuron arm{'s' * (len(an) > 1)}, the best, "
+            f"{arm_label(best)}, tests at {best['test_mean']:.0f} [{best['test_lo']:.0f}, "
+            f"{best['test_hi']:.0f}], {where} the paper's {target:.0f}"
+        )
+    else:
+        parts.append("No Attention Neuron arm has finished yet")
+    for r in done:
+        if r.get("policy") == "fnn":
+            parts.append(
+                f"the FNN arm ({r['run']}) tests at {r['test_mean']:.0f} "
+                f"[{r['test_lo']:.0f}, {r['test_hi']:.0f}] unshuffled"
+            )
+    running = [r["run"] for r in rows if r["stop_reason"] == "running"]
+    if running:
+        parts.append(f"unfinished (resumable): {', '.join(running)}")
+    return "; ".join(parts) + "."
