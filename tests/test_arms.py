@@ -110,3 +110,34 @@ def test_the_summary_names_the_best_finished_attention_neuron_arm_and_the_unfini
     assert s.endswith("unfinished (resumable): an_finetune_seed1.")
     assert "consistent with the paper's 380" in arms.arms_summary([csa], target=380)
     assert arms.arms_summary([_row()], 471).startswith("No Attention Neuron arm has finished")
+
+
+def test_the_arms_figure_draws_each_run_to_its_last_logged_episode():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from anpolicy.report.training_plots import arms_figure
+    from anpolicy.study import recipe
+
+    runs = ["data/runs/ipop_seed0", "data/runs/fnn_finetune_seed1", "data/runs/no_such_run"]
+    fig = arms_figure(runs, 57.344e6, 471)
+    ax_val, ax_sigma = fig.axes
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == [
+        "IPOP-CMA-ES (ipop_seed0, seed 0)",
+        "PGPE on the FNN from fnn_565.npz (fnn_finetune_seed1, seed 1)",
+        "Tang & Ha's test score (471)",
+    ]  # a run folder without a log is left out
+    for run in runs[:2]:
+        want = recipe.summarize_run(run)["episodes_m"]
+        assert any(ln.get_xdata()[-1] == want for ln in ax_sigma.get_lines()), run
+    matplotlib.pyplot.close(fig)
+
+
+def test_the_validation_protocol_groups_runs_by_their_episodes_and_seed():
+    runs = ["data/runs/ipop_seed0", "data/runs/fnn_finetune_seed1", "data/runs/recipe_csa_seed0"]
+    assert arms.validation_protocol(runs) == (
+        "512 held-out episodes, seed 1000001 (ipop_seed0, recipe_csa_seed0); "
+        "2,048, seed 1000001 (fnn_finetune_seed1)"
+    )
+    assert arms.validation_protocol(["data/runs/no_such_run"]) == "no run"

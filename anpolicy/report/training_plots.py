@@ -71,6 +71,34 @@ def recipe_figure(
     return _frame(fig, ax_val, ax_sigma, budget_episodes, target)
 
 
+def arms_figure(run_dirs, budget_episodes: float, target: float):
+    """The arms under the authors' budget: each run's validation (mean, 95 % band) and
+    step size (CMA-ES: sigma; PGPE: its mean per-parameter stdev) against the run's own
+    training episodes (millions; a run started from another agent does not count its
+    parent's), one colour per run, labelled by `anpolicy.study.arms.arm_label`; the budget
+    and Tang & Ha's test score marked as in `recipe_figure`. Returns the figure."""
+    from anpolicy.study.arms import arm_label
+
+    fig, (ax_val, ax_sigma) = plt.subplots(1, 2, figsize=(9.5, 4.6), constrained_layout=True)
+    runs = list(enumerate(_existing(run_dirs)))
+    for k, run in reversed(runs):  # the first run drawn last, on top (a continued copy of a
+        # run repeats its curve up to where the copy began)
+        _draw_run(ax_val, ax_sigma, run, f"C{k}", arm_label(recipe.summarize_run(run)))
+    _frame(fig, ax_val, ax_sigma, budget_episodes, target)
+    handles, labels = ax_val.get_legend_handles_labels()
+    ax_val.get_legend().remove()
+    order = [*range(len(runs) - 1, -1, -1), len(runs)]  # runs in the given order, then target
+    fig.legend(
+        [handles[i] for i in order],
+        [labels[i] for i in order],
+        loc="outside lower center",
+        ncol=2,
+        fontsize=8,
+    )
+    ax_sigma.set_ylabel("step size (CMA-ES σ; PGPE: mean stdev)")
+    return fig
+
+
 def plot_candidate_curves(ax, candidates: dict) -> list[dict]:
     """Validation curves of training candidates (a ``data/logs/*candidates*.json`` dict)
     against CPU-minutes (the points' ``cpu_s`` where recorded, else wall-clock x the run's

@@ -14,7 +14,8 @@ unfinished and resumable.
 
 from __future__ import annotations
 
-from pathlib import PurePath
+import json
+from pathlib import Path, PurePath
 
 NAMES = {
     "ipop": "IPOP-CMA-ES",
@@ -109,3 +110,20 @@ def arms_summary(rows: list[dict], target: float) -> str:
     if running:
         parts.append(f"unfinished (resumable): {', '.join(running)}")
     return "; ".join(parts) + "."
+
+
+def validation_protocol(run_dirs) -> str:
+    """The runs' validation episodes in words, from their configs, grouped by count and
+    seed: '512 held-out episodes, seed 1000001 (ipop_seed0, recipe_csa_seed0); 2,048,
+    seed 1000001 (fnn_finetune_seed1)'. Folders without a config.json are skipped."""
+    groups: dict[tuple[int, int], list[str]] = {}
+    for d in map(Path, run_dirs):
+        if (d / "config.json").is_file():
+            cfg = json.loads((d / "config.json").read_text())
+            key = (cfg["validate_episodes"], cfg["validate_seed"])
+            groups.setdefault(key, []).append(d.name)
+    parts = [
+        f"{n:,}{' held-out episodes' * (i == 0)}, seed {seed} ({', '.join(names)})"
+        for i, ((n, seed), names) in enumerate(groups.items())
+    ]
+    return "; ".join(parts) or "no run"
