@@ -302,3 +302,39 @@ def test_training_holds_numpys_blas_to_its_threads():
     with controller.limit(limits=None, user_api="blas"):  # restores the limits afterwards
         limit_threads(1)
         assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} == {1}
+
+
+def test_shipping_over_a_shipped_name_needs_a_name_to_retire_it_to(tmp_path):
+    data = tmp_path / "data"
+    first, second = tmp_path / "first", tmp_path / "second"
+    train(tiny_config(first, generations=2, snapshot_every=1), progress=False)
+    old = ship_run(first, "tiny", data_dir=data)
+    agent_bytes = (data / "agents/tiny.npz").read_bytes()
+    # the second run starts from the shipped agent's file: it is that agent's child
+    train(
+        tiny_config(second, generations=2, init_from=str(data / "agents/tiny.npz")),
+        progress=False,
+    )
+    with pytest.raises(FileExistsError, match="already shipped.*--retire-as"):
+        ship_run(second, "tiny", data_dir=data)
+    assert (data / "agents/tiny.npz").read_bytes() == agent_bytes  # nothing changed
+    with pytest.raises(FileExistsError, match="already shipped"):
+        ship_run(second, "tiny", data_dir=data, retire_as="tiny")
+    new = ship_run(second, "tiny", data_dir=data, retire_as="tiny_old")
+    agents = read_manifest(data)["agents"]
+    assert set(agents) == {"tiny", "tiny_old"}
+    assert (data / "agents/tiny_old.npz").read_bytes() == agent_bytes
+    assert agents["tiny_old"]["sha256"] == old["sha256"] and load_shipped("tiny_old", data)
+    assert (data / agents["tiny_old"]["snapshots"]).name == "tiny_old"
+    assert (data / "logs/tiny_old.jsonl").is_file()
+    assert new["parent"]["agent"] == "tiny_old" and new["parent"]["sha256"] == old["sha256"]
+    assert load_shipped("tiny", data)[2]["test"] == new["test"]
+    # renaming the parent again follows it in the child's entry
+    from anpolicy.store.data import rename_shipped
+
+    rename_shipped("tiny_old", "tiny_first", data)
+    assert read_manifest(data)["agents"]["tiny"]["parent"]["agent"] == "tiny_first"
+    with pytest.raises(KeyError, match="unknown agent"):
+        rename_shipped("tiny_old", "x", data)
+    with pytest.raises(ValueError, match="bad agent name"):
+        ship_run(second, "../escape", data_dir=data)

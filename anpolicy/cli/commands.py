@@ -208,9 +208,11 @@ def _ship(args) -> int:
     if args.from_checkpoint:
         run = Path(args.snapshot_dir or f"{args.run_dir}_snapshot")
         finalize_from_checkpoint(args.run_dir, run)
-    entry = ship_run(run, args.name, note=args.note)
+    entry = ship_run(run, args.name, note=args.note, retire_as=args.retire_as)
     t = entry["test"]
     print(f"shipped {args.name}: test mean {t['mean']:.1f} (s.e. {t['se']:.1f}, n={t['n']})")
+    if args.retire_as:
+        print(f"the agent shipped as {args.name} before is now {args.retire_as}")
     return 0
 
 

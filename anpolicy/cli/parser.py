@@ -201,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--note", default="", help="a note stored with the manifest entry (default: none)"
     )
     s.add_argument(
+        "--retire-as",
+        default=None,
+        metavar="NEW_NAME",
+        help="where --name is already shipped, keep that agent under NEW_NAME (its file, "
+        "log, snapshots and manifest entry move; default: refuse to ship over it)",
+    )
+    s.add_argument(
         "--from-checkpoint",
         action="store_true",
         help="snapshot a still-running run from its last checkpoint first (default: off)",

@@ -2,7 +2,10 @@
 
 ``load_shipped("attention_neuron")`` returns ``(policy, params, meta)`` after checking
 the file against the manifest's SHA-256; `ship_run` copies a finished training run
-(agent, config, log) into ``data/`` and records it in the manifest.
+(agent, config, log) into ``data/`` and records it in the manifest, with its parent (the
+shipped agent its ``--init-from`` file was, by SHA-256). A name already shipped is never
+overwritten: `ship_run` refuses it unless ``retire_as`` names where the shipped agent
+goes (`rename_shipped`), so no earlier agent is lost.
 """
 
 from __future__ import annotations
@@ -45,11 +48,59 @@ def load_shipped(name: str, data_dir: Path = DATA_DIR):
     return load_agent(path)
 
 
-def ship_run(run_dir, name: str, data_dir: Path = DATA_DIR, note: str = "") -> dict:
-    """Copy ``run_dir``'s agent, config and log into ``data_dir``; update the manifest."""
+def rename_shipped(old: str, new: str, data_dir: Path = DATA_DIR) -> dict:
+    """Move the shipped agent ``old`` to the name ``new``: its agent file, log and
+    snapshots, its manifest entry, and every other entry's ``parent`` that named it.
+    Refuses an unknown ``old`` (KeyError) and a ``new`` already taken (FileExistsError).
+    Returns the moved entry."""
+    data_dir = Path(data_dir)
+    manifest = read_manifest(data_dir)
+    agents = manifest["agents"]
+    if old not in agents:
+        raise KeyError(f"unknown agent {old!r}; shipped agents: {sorted(agents)}")
+    _check_name(new)
+    if new in agents or (data_dir / "agents" / f"{new}.npz").exists():
+        raise FileExistsError(f"an agent named {new!r} is already shipped; pick another name")
+    entry = agents.pop(old)
+    moves = {"file": f"agents/{new}.npz", "log": f"logs/{new}.jsonl"}
+    if "snapshots" in entry:
+        moves["snapshots"] = f"snapshots/{new}"
+    for key, dest in moves.items():
+        (data_dir / entry[key]).rename(data_dir / dest)
+        entry[key] = dest
+    agents[new] = entry
+    for other in agents.values():
+        if isinstance(other.get("parent"), dict) and other["parent"].get("agent") == old:
+            other["parent"]["agent"] = new
+    _write_manifest(data_dir, manifest)
+    return entry
+
+
+def ship_run(
+    run_dir, name: str, data_dir: Path = DATA_DIR, note: str = "", retire_as: str | None = None
+) -> dict:
+    """Copy ``run_dir``'s agent, config, log and snapshots into ``data_dir`` as ``name``
+    and record it in the manifest. Where ``name`` is already shipped, ``retire_as`` must
+    name where that agent goes (`rename_shipped`); without it, FileExistsError and nothing
+    changes. A run started from a file (``init_from``) whose SHA-256 is a shipped agent's
+    records that agent as its ``parent`` (name, sha256, generations, wall_s, env_steps)."""
     run, data_dir = Path(run_dir), Path(data_dir)
+    _check_name(name)
     agent = run / "agent.npz"
     _, _, meta = load_agent(agent)  # refuses a broken file
+    init_sha = _init_sha(meta["config"].get("init_from", ""))  # before a retirement moves it
+    manifest_path = data_dir / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"agents": {}}
+    if name in manifest["agents"]:
+        if not retire_as:
+            test = manifest["agents"][name].get("test", {})
+            raise FileExistsError(
+                f"an agent named {name!r} is already shipped (test mean "
+                f"{test.get('mean', float('nan')):.1f}); ship under another name, or keep the "
+                "shipped one under a new name with --retire-as NEW_NAME"
+            )
+        rename_shipped(name, retire_as, data_dir)
+        manifest = read_manifest(data_dir)
     (data_dir / "agents").mkdir(parents=True, exist_ok=True)
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(agent, data_dir / "agents" / f"{name}.npz")
@@ -62,8 +113,6 @@ def ship_run(run_dir, name: str, data_dir: Path = DATA_DIR, note: str = "") -> d
         dest.mkdir(parents=True)
         for f in snapshots:
             shutil.copyfile(f, dest / f.name)
-    manifest_path = data_dir / MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"agents": {}}
     entry = {
         "file": f"agents/{name}.npz",
         "sha256": file_sha256(data_dir / "agents" / f"{name}.npz"),
@@ -82,9 +131,34 @@ def ship_run(run_dir, name: str, data_dir: Path = DATA_DIR, note: str = "") -> d
     }
     if snapshots:
         entry["snapshots"] = f"snapshots/{name}"
+    for other, e in manifest["agents"].items():
+        if init_sha and e.get("sha256") == init_sha:
+            cost = {k: e[k] for k in ("generations", "wall_s", "env_steps") if k in e}
+            entry["parent"] = {"agent": other, "sha256": init_sha, **cost}
+            break
     manifest["agents"][name] = entry
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    _write_manifest(data_dir, manifest)
     return entry
+
+
+def _check_name(name: str) -> None:
+    if not name or not all(c.isalnum() or c in "_-." for c in name) or name.startswith("."):
+        raise ValueError(f"bad agent name {name!r}: use letters, digits, '_', '-' and '.'")
+
+
+def _init_sha(init_from: str) -> str | None:
+    """SHA-256 of a run's starting file (``init_from`` as its config gives it, relative to
+    the working folder or the repository); None for x0 = 0 or a file no longer there."""
+    if not init_from:
+        return None
+    found = [p for p in (Path(init_from), DATA_DIR.parent / init_from) if p.is_file()]
+    return file_sha256(found[0]) if found else None
+
+
+def _write_manifest(data_dir: Path, manifest: dict) -> None:
+    from anpolicy.store.files import write_atomic
+
+    write_atomic(Path(data_dir) / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
 
 def load_shipped_snapshots(name: str, data_dir: Path = DATA_DIR) -> list:
