@@ -338,3 +338,19 @@ def test_shipping_over_a_shipped_name_needs_a_name_to_retire_it_to(tmp_path):
         rename_shipped("tiny_old", "x", data)
     with pytest.raises(ValueError, match="bad agent name"):
         ship_run(second, "../escape", data_dir=data)
+
+
+def test_cli_evaluate_against_another_agent_pairs_the_same_episodes():
+    fnn, old = str(REPO / "data/agents/fnn.npz"), str(REPO / "data/agents/fnn_565.npz")
+    base = ("--episodes", "40", "--schedule", "none", "--json", "--threads", "1")
+    both = json.loads(_cli("evaluate", fnn, "--against", old, *base).stdout)
+    alone = json.loads(_cli("evaluate", old, *base).stdout)
+    assert both["against"]["mean"] == alone["mean"]  # the same episodes as its own run
+    assert both["against"]["weights"] == old
+    d = both["paired_difference"]
+    assert d["mean"] == pytest.approx(both["mean"] - alone["mean"])
+    assert d["ci95"][0] <= d["mean"] <= d["ci95"][1] and d["n"] == 40
+    same = json.loads(_cli("evaluate", fnn, "--against", fnn, *base).stdout)
+    assert same["paired_difference"]["mean"] == 0 and same["paired_difference"]["sd"] == 0
+    out = _cli("evaluate", fnn, "--against", "/nonexistent/x.npz", *base, check=False)
+    assert out.returncode == 2 and "/nonexistent/x.npz" in out.stderr

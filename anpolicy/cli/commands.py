@@ -21,10 +21,61 @@ def _evaluate(args) -> int:
     import torch
 
     from anpolicy.sim import fused
-    from anpolicy.stats import summarize
+    from anpolicy.stats import paired_difference, summarize
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    fused.set_threads(args.threads)
+    policy, res = _evaluate_one(args, args.weights, schedule, channels, interventions)
+    s = summarize(res.returns[0], res.lengths[0])
+    s.update(
+        weights=str(args.weights),
+        policy=policy.spec(),
+        seed=args.seed,
+        schedule=schedule.describe(),
+        noise_channels=args.noise,
+        copies=args.copies,
+        intervention=args.intervention,
+        engine=res.engine,
+    )
+    if args.against:  # the same episodes (starts, permutations, noise) for the other agent
+        other_policy, other = _evaluate_one(args, args.against, schedule, channels, interventions)
+        o = summarize(other.returns[0], other.lengths[0])
+        o.update(weights=str(args.against), policy=other_policy.spec(), engine=other.engine)
+        s["against"] = o
+        s["paired_difference"] = paired_difference(res.returns[0], other.returns[0])
+    if args.json:
+        print(json.dumps(s))
+        return 0
+    lo, hi = s["ci95"]
+    print(
+        f"{args.weights}: {policy.kind}, {schedule.describe()}, intervention "
+        f"{args.intervention}, {args.noise} noise channels, seed {args.seed}, "
+        f"{res.engine} engine"
+    )
+    print(
+        f"mean return {s['mean']:.1f} +- {s['sd']:.1f} sd (s.e. {s['se']:.1f}, "
+        f"95% CI [{lo:.1f}, {hi:.1f}], n={s['n']}); "
+        f"{100 * s['frac_short']:.1f}% of episodes shorter than 50 steps"
+    )
+    if args.against:
+        o, d = s["against"], s["paired_difference"]
+        print(
+            f"against {args.against} on the same episodes: {o['mean']:.1f} "
+            f"[{o['ci95'][0]:.1f}, {o['ci95'][1]:.1f}]; paired difference "
+            f"{d['mean']:+.1f} [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}]"
+        )
+    return 0
+
+
+def _evaluate_one(args, weights, schedule, channels, interventions):
+    """``(policy, RolloutResult)`` of one agent file under evaluate's checked options;
+    UsageError where the agent cannot take them."""
+    from anpolicy.sim import fused
+    from anpolicy.sim.distributed import rollout_on
     from anpolicy.store.weights import load_agent
 
-    policy, params, meta = load_agent(args.weights)
+    policy, params, _ = load_agent(weights)
     if channels.n_channels != 5 and not policy.has_lstm_state:
         raise UsageError(
             "--noise/--copies",
@@ -39,11 +90,6 @@ def _evaluate(args) -> int:
     if args.engine == "fused":
         why_not = fused.supports(policy, "cpu", interventions)
         _require(why_not is None, "--engine", f"fused cannot run this evaluation: {why_not}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    fused.set_threads(args.threads)
-    from anpolicy.sim.distributed import rollout_on
-
     with rollout_on(args.ray) as run:  # in process, or on Ray actors with --ray
         res = run(
             policy,
@@ -57,32 +103,7 @@ def _evaluate(args) -> int:
             progress=not args.json and "evaluate",
             engine=args.engine,
         )
-    s = summarize(res.returns[0], res.lengths[0])
-    s.update(
-        weights=str(args.weights),
-        policy=policy.spec(),
-        seed=args.seed,
-        schedule=schedule.describe(),
-        noise_channels=args.noise,
-        copies=args.copies,
-        intervention=args.intervention,
-        engine=res.engine,
-    )
-    if args.json:
-        print(json.dumps(s))
-    else:
-        lo, hi = s["ci95"]
-        print(
-            f"{args.weights}: {policy.kind}, {schedule.describe()}, intervention "
-            f"{args.intervention}, {args.noise} noise channels, seed {args.seed}, "
-            f"{res.engine} engine"
-        )
-        print(
-            f"mean return {s['mean']:.1f} +- {s['sd']:.1f} sd (s.e. {s['se']:.1f}, "
-            f"95% CI [{lo:.1f}, {hi:.1f}], n={s['n']}); "
-            f"{100 * s['frac_short']:.1f}% of episodes shorter than 50 steps"
-        )
-    return 0
+    return policy, res
 
 
 def _bench(args) -> int:

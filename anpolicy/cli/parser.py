@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
         "weights", help="agent file (.npz): ours (data/agents/) or the authors' model.npz"
     )
     e.add_argument(
+        "--against",
+        default=None,
+        metavar="OTHER",
+        help="a second agent file run on the same episodes; adds its score and the paired "
+        "difference (weights minus OTHER, 95 %% CI) (default: none)",
+    )
+    e.add_argument(
         "--episodes",
         type=int,
         default=1000,
