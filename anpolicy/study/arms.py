@@ -1,15 +1,14 @@
 """The training arms beyond the recipe (IPOP-CMA-ES, the CSA recipe to the authors'
 budget, the FNN), in one sentence each, from their run folders.
 
-`arms_summary` says in one sentence which finished Attention Neuron arm tests best and where
-that sits against the paper's score, and which arms are still unfinished; `arms_sentence`
-reads `anpolicy.study.recipe.summarize_runs` rows: how far each arm got
+`arms_summary` says in one sentence which finished Attention Neuron arm tests best and
+where that sits against the paper's score, and which arms are still unfinished.
+`arms_sentence` reads `anpolicy.study.recipe.summarize_runs` rows: how far each arm got
 (generations, training episodes against the authors' budget, CPU-hours), its restarts and
 population where it restarts, a CMA-ES arm's step size now (or at its end) and at its
-largest (a step
-size that grows far past sigma0 = 0.1 is a search that has lost its way), its best
-validation so far, and its test score with a 95 % CI once finished, or that it is
-unfinished and resumable.
+largest (a step size that grows far past sigma0 = 0.1 is a search that has lost its way),
+its best validation so far, and its test score with a 95 % CI once finished, or that it
+is unfinished and resumable. `validation_protocol` states the runs' validation episodes.
 """
 
 from __future__ import annotations
