@@ -48,3 +48,10 @@ run_arm data/runs/an_finetune_seed1 --policy attention_neuron --optimizer pgpe -
     --init-from data/runs/recipe_csa_seed0/agent.npz --train-shuffle reset \
     --rollouts 32 --center-lr 0.01 --init-stdev 0.03 --validate-episodes 2048 \
     --minutes 120 --generations 100000 --snapshot-every 100 || exit $?
+
+# The same fine-tune with a less noisy fitness: 64 rollouts per member and half the
+# population (the same 8,192 episodes per generation), 100 minutes
+run_arm data/runs/an_finetune_r64_seed2 --policy attention_neuron --optimizer pgpe --seed 2 \
+    --init-from data/runs/recipe_csa_seed0/agent.npz --train-shuffle reset --popsize 128 \
+    --rollouts 64 --center-lr 0.01 --init-stdev 0.03 --validate-episodes 2048 \
+    --minutes 100 --generations 100000 --snapshot-every 100 || exit $?
