@@ -42,7 +42,9 @@ from anpolicy.sim.interventions import Intervention, PermuteStateAtReshuffle, Ze
 from anpolicy.sim.rollout import rollout
 from anpolicy.sim.schedules import ObservationChannels, PermutationSchedule
 from anpolicy.stats import Z95
+from anpolicy.store.files import write_atomic
 from anpolicy.store.weights import load_agent
+from anpolicy.study.arms import NAMES as OPTIMIZER_NAMES
 from anpolicy.study.claims import (  # the book's thresholds, kept once
     SATURATED,
 )
@@ -224,9 +226,7 @@ def _recipe_sentence(run: dict) -> str:
     (cumulative step-size adaptation), population 256, 16 episodes per fitness,
     σ0 = 0.1, x0 = 0, no shuffling in training, seed 0"."""
     opt = run["optimizer"]
-    head = {"cma": "CMA-ES", "ipop": "IPOP-CMA-ES", "sepcma": "diagonal CMA-ES"}.get(
-        opt, opt.upper()
-    )
+    head = OPTIMIZER_NAMES.get(opt, opt)
     if opt in ("cma", "ipop"):
         head += f" ({_STEP_RULES.get(run['cma_step_rule'], run['cma_step_rule'])})"
     parts = [head, f"population {run['popsize']}", f"{run['rollouts']} episodes per fitness"]
@@ -267,10 +267,7 @@ class LearningCurves:
 
     def save(self, path) -> Path:
         """Write the curves as JSON to ``path`` (its folder is created if missing)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), default=_jsonable, indent=1))
-        return path
+        return write_atomic(path, json.dumps(asdict(self), default=_jsonable, indent=1))
 
     @classmethod
     def load(cls, path) -> LearningCurves:
