@@ -55,3 +55,20 @@ run_arm data/runs/an_finetune_r64_seed2 --policy attention_neuron --optimizer pg
     --init-from data/runs/recipe_csa_seed0/agent.npz --train-shuffle reset --popsize 128 \
     --rollouts 64 --center-lr 0.01 --init-stdev 0.03 --validate-episodes 2048 \
     --minutes 100 --generations 100000 --snapshot-every 100 || exit $?
+
+# Second fine-tune round, from the agent the first round shipped (attention_neuron since
+# 2026-12-03, 407 on the test seed): the first round's validation went flat at about 410
+# after +34 in 2,500 generations at lr 0.01, so half the centre's learning rate and a
+# smaller stdev, 150 minutes
+run_arm data/runs/an_finetune2_seed3 --policy attention_neuron --optimizer pgpe --seed 3 \
+    --init-from data/runs/an_finetune_seed1/agent.npz --train-shuffle reset \
+    --rollouts 32 --center-lr 0.005 --init-stdev 0.02 --validate-episodes 2048 \
+    --minutes 150 --generations 100000 --snapshot-every 100 || exit $?
+
+# Another evolution strategy from the same start: separable CMA-ES with cumulative step-size
+# adaptation (rank-based weights, a step size of its own), sigma0 0.02, 32 rollouts,
+# trained shuffled at reset, 150 minutes
+run_arm data/runs/an_sepcma_ft_seed4 --policy attention_neuron --optimizer sepcma --seed 4 \
+    --cma-step-rule csa --init-from data/runs/an_finetune_seed1/agent.npz \
+    --train-shuffle reset --sigma0 0.02 --rollouts 32 --validate-episodes 2048 \
+    --minutes 150 --generations 100000 --snapshot-every 100 || exit $?
