@@ -12,7 +12,12 @@ from anpolicy.sim.reference import ReferenceAttentionNeuron
 from anpolicy.sim.rollout import rollout
 from anpolicy.sim.schedules import PermutationSchedule
 from anpolicy.store.weights import load_agent, save_agent
-from anpolicy.study.diagnostics import behaviour_profile, count_falls
+from anpolicy.study.diagnostics import (
+    balance_gap_words,
+    behaviour_profile,
+    count_falls,
+    profile_summary,
+)
 from anpolicy.training.apg import APGConfig, apg, train_iteration
 from tests.conftest import run_cli as _cli
 
@@ -94,3 +99,38 @@ def test_apg_run_writes_an_agent_and_resumes(tmp_path):
 def test_cli_rejects_a_bad_boolean():
     out = _cli("apg", "--upright-only", "maybe", check=False)
     assert out.returncode == 2 and "expected true or false" in out.stderr
+
+
+def _profile(lengths, returns, falls, upright):
+    return {
+        "lengths": np.array(lengths),
+        "returns": np.array(returns, dtype=float),
+        "falls": np.array(falls),
+        "upright_share": np.array(upright, dtype=float),
+    }
+
+
+def test_profile_summary_counts_only_full_length_episodes():
+    full = physics.MAX_STEPS
+    s = profile_summary(_profile([full, 12, full], [700, 3, 500], [1, 0, 3], [0.8, 0.0, 0.4]))
+    assert s["episodes"] == 3 and s["full_share"] == pytest.approx(2 / 3)
+    assert s["mean_return"] == pytest.approx(401)
+    assert s["full_return"] == 600 and s["falls"] == 2 and s["balanced"] == pytest.approx(0.6)
+    assert s["falls_ci"][0] <= 2 <= s["falls_ci"][1]
+    none = profile_summary(_profile([5, 7], [1, 2], [0, 0], [0, 0]))
+    assert np.isnan(none["falls"]) and none["falls_ci"] is None
+
+
+def test_balance_gap_words_states_the_gap_or_why_not_measured():
+    full = physics.MAX_STEPS
+    ours = profile_summary(_profile([full] * 3 + [9], [700, 650, 720, 1], [2, 1, 2, 0], [0.6] * 4))
+    theirs = profile_summary(
+        _profile([full] * 3 + [9], [860, 850, 840, 1], [0, 1, 0, 0], [0.9] * 4)
+    )
+    words = balance_gap_words(ours, theirs)
+    assert "earns 850 against our 690" in words and "75% of them (ours: 75%)" in words
+    assert "keeping the pole up, not in swinging it up" in words
+    assert "does not separate" in balance_gap_words(theirs, ours)
+    assert balance_gap_words(ours, None, "run fetch-reference") == (
+        "Tang & Ha's agent was not measured here: run fetch-reference."
+    )

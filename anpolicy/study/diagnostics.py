@@ -81,3 +81,52 @@ def behaviour_profile(policy, params, n_episodes: int, seed: int, schedule=None)
         "falls": count_falls(cos),
         "upright_share": upright,
     }
+
+
+def profile_summary(profile: dict, seed: int = 0) -> dict:
+    """One agent's `behaviour_profile` in numbers: ``episodes`` (R), ``mean_return``,
+    ``full_share`` (share of episodes lasting ``physics.MAX_STEPS``), and over those
+    full-length episodes ``full_return``, ``falls`` (mean per episode) with
+    ``falls_ci`` (95 % bootstrap CI, seeded by ``seed``) and ``balanced`` (share of
+    steps with ``cos theta > UPRIGHT_COS``). NaN (``falls_ci`` None) when no episode
+    lasted."""
+    from anpolicy.stats import bootstrap_ci
+
+    full = np.asarray(profile["lengths"]) == physics.MAX_STEPS
+    nan = float("nan")
+    falls = profile["falls"][full].astype(float)
+    return {
+        "episodes": int(full.size),
+        "mean_return": float(np.mean(profile["returns"])),
+        "full_share": float(full.mean()),
+        "full_return": float(profile["returns"][full].mean()) if full.any() else nan,
+        "falls": float(falls.mean()) if full.any() else nan,
+        "falls_ci": bootstrap_ci(falls, seed=seed) if full.any() else None,
+        "balanced": float(profile["upright_share"][full].mean()) if full.any() else nan,
+    }
+
+
+def balance_gap_words(ours: dict, authors: dict | None, missing: str = "") -> str:
+    """The sentence comparing our Attention Neuron's balance with Tang & Ha's agent on the
+    same episodes, from two `profile_summary` dicts; without the authors' agent it says
+    why it was not measured (``missing``)."""
+    if authors is None:
+        return f"Tang & Ha's agent was not measured here: {missing or 'not available'}."
+
+    def falls(s: dict) -> str:
+        lo, hi = s["falls_ci"] or (float("nan"), float("nan"))
+        return f"{s['falls']:.2f} falls per episode [{lo:.2f}, {hi:.2f}]"
+
+    verdict = (
+        "The gap to the paper is in keeping the pole up, not in swinging it up."
+        if authors["falls"] < ours["falls"] and authors["full_return"] > ours["full_return"]
+        else "Balance does not separate the two agents on these episodes."
+    )
+    return (
+        f"On the same episodes, shuffled at reset, Tang & Ha's agent lasts the whole "
+        f"episode in {authors['full_share']:.0%} of them (ours: {ours['full_share']:.0%}); "
+        f"when it does, it earns {authors['full_return']:.0f} "
+        f"against our {ours['full_return']:.0f}, with {falls(authors)} against "
+        f"{falls(ours)}, balanced on {authors['balanced']:.0%} of its steps against our "
+        f"{ours['balanced']:.0%}. {verdict}"
+    )
