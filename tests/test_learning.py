@@ -233,3 +233,7 @@ def test_a_run_describes_its_recipe_from_its_config(tmp_path):
     assert run["stop_reason"] == "minutes" and run["state"] == "finished its wall-clock budget"
     assert run["recipe"].startswith("PGPE, population 256, 16 episodes per fitness, started from")
     assert "shuffled (reset) in training" in run["recipe"] and "σ0" not in run["recipe"]
+    cfg |= {"optimizer": "sepcma", "cma_step_rule": "tpa"}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    run = lc.describe_run(tmp_path)
+    assert run["recipe"].startswith("separable CMA-ES (two-point step-size adaptation), ")

@@ -227,7 +227,7 @@ def _recipe_sentence(run: dict) -> str:
     σ0 = 0.1, x0 = 0, no shuffling in training, seed 0"."""
     opt = run["optimizer"]
     head = OPTIMIZER_NAMES.get(opt, opt)
-    if opt in ("cma", "ipop"):
+    if opt in ("cma", "sepcma", "ipop"):
         head += f" ({_STEP_RULES.get(run['cma_step_rule'], run['cma_step_rule'])})"
     parts = [head, f"population {run['popsize']}", f"{run['rollouts']} episodes per fitness"]
     if opt != "pgpe":
