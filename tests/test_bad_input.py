@@ -147,6 +147,30 @@ def test_command_line_mistakes_are_one_line_with_status_2(case):
     assert out == ""
 
 
+def test_a_bad_against_file_fails_before_any_episode_runs(monkeypatch):
+    import anpolicy.cli.commands as commands
+
+    def must_not_run(*a, **k):
+        raise AssertionError("an episode ran before --against was checked")
+
+    monkeypatch.setattr(commands, "_run_one", must_not_run)
+    rc, out, err = run_cli([*EV, "--against", ROOT / "README.md"])
+    assert_one_line_error(rc, err, "README.md")
+    rc, out, err = run_cli([*EV, "--noise", "2", "--against", FNN])
+    assert_one_line_error(rc, err, "FNN")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--optimizer", "foo"], ["--init-from", FNN]],
+    ids=["unknown optimizer", "init-from of another policy"],
+)
+def test_a_train_that_cannot_start_leaves_no_run_dir(argv, tmp_path):
+    run = tmp_path / "run"
+    rc, out, err = run_cli(["train", "--generations", "1", "--run-dir", run, *argv])
+    assert rc == 2 and "error" in err and not run.exists()
+
+
 def test_debug_shows_the_traceback():
     with pytest.raises(CheckpointError, match="not found"):
         main(["--debug", "evaluate", "no/such.npz"])

@@ -26,7 +26,11 @@ def _evaluate(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     fused.set_threads(args.threads)
-    policy, res = _evaluate_one(args, args.weights, schedule, channels, interventions)
+    # both agents are loaded and checked before either runs: a bad --against fails at once
+    agents = [
+        _load_checked(args, w, channels, interventions) for w in (args.weights, args.against) if w
+    ]
+    policy, res = _run_one(args, *agents[0], schedule, channels, interventions)
     s = summarize(res.returns[0], res.lengths[0])
     s.update(
         weights=str(args.weights),
@@ -39,7 +43,7 @@ def _evaluate(args) -> int:
         engine=res.engine,
     )
     if args.against:  # the same episodes (starts, permutations, noise) for the other agent
-        other_policy, other = _evaluate_one(args, args.against, schedule, channels, interventions)
+        other_policy, other = _run_one(args, *agents[1], schedule, channels, interventions)
         o = summarize(other.returns[0], other.lengths[0])
         o.update(weights=str(args.against), policy=other_policy.spec(), engine=other.engine)
         s["against"] = o
@@ -68,11 +72,10 @@ def _evaluate(args) -> int:
     return 0
 
 
-def _evaluate_one(args, weights, schedule, channels, interventions):
-    """``(policy, RolloutResult)`` of one agent file under evaluate's checked options;
+def _load_checked(args, weights, channels, interventions):
+    """``(policy, params)`` of one agent file, checked against evaluate's options;
     UsageError where the agent cannot take them."""
     from anpolicy.sim import fused
-    from anpolicy.sim.distributed import rollout_on
     from anpolicy.store.weights import load_agent
 
     policy, params, _ = load_agent(weights)
@@ -90,6 +93,14 @@ def _evaluate_one(args, weights, schedule, channels, interventions):
     if args.engine == "fused":
         why_not = fused.supports(policy, "cpu", interventions)
         _require(why_not is None, "--engine", f"fused cannot run this evaluation: {why_not}")
+    return policy, params
+
+
+def _run_one(args, policy, params, schedule, channels, interventions):
+    """``(policy, RolloutResult)``: one checked agent (`_load_checked`) on evaluate's
+    episodes."""
+    from anpolicy.sim.distributed import rollout_on
+
     with rollout_on(args.ray) as run:  # in process, or on Ray actors with --ray
         res = run(
             policy,

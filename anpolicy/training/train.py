@@ -192,12 +192,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     else:
         if ckpt_path.exists():
             raise FileExistsError(f"{run} already holds a run; use --resume or another --run-dir")
+        opt_seed, task_seed = np.random.SeedSequence(cfg.seed).generate_state(2)
+        # an unknown optimizer or a mismatched --init-from fails here, before the run dir
+        optimizer = make_optimizer(cfg, policy.n_params, int(opt_seed))
         run.mkdir(parents=True, exist_ok=True)
         (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-        opt_seed, task_seed = np.random.SeedSequence(cfg.seed).generate_state(2)
         st = {
             "config": asdict(cfg),
-            "optimizer": make_optimizer(cfg, policy.n_params, int(opt_seed)),
+            "optimizer": optimizer,
             "task_rng": np.random.default_rng(int(task_seed)),
             "gen": 0,
             "wall_s": 0.0,
