@@ -84,6 +84,11 @@ def test_an_arm_started_from_a_run_and_trained_shuffled_says_so():
         "PGPE from recipe_csa_seed0, trained shuffled at reset (an_finetune_seed1, seed 1)"
     )
     assert "trained with every:25 (" in arms.arm_label({**row, "train_shuffle": "every:25"})
+    sep = {**row, "optimizer": "sepcma", "step_rule": "csa", "upright_starts": 0.25}
+    assert arms.arm_label(sep) == (
+        "separable CMA-ES with CSA from recipe_csa_seed0, trained shuffled at reset, 25% of "
+        "training episodes starting upright (an_finetune_seed1, seed 1)"
+    )
 
 
 def test_a_finished_arm_that_was_shipped_says_under_which_name():

@@ -29,7 +29,7 @@ def arm_label(row: dict) -> str:
     'PGPE on the FNN from fnn.npz (fnn_finetune_seed1, seed 1)', 'PGPE from recipe_csa_seed0,
     trained shuffled at reset (an_finetune_seed1, seed 1)', ..."""
     name = NAMES.get(row["optimizer"], row["optimizer"])
-    if row["optimizer"] in ("cma", "ipop") and row.get("step_rule", "pycma") == "csa":
+    if row["optimizer"] in ("cma", "sepcma", "ipop") and row.get("step_rule", "pycma") == "csa":
         name += " with CSA"
     if row.get("policy") == "fnn":
         name += " on the FNN"
@@ -39,6 +39,8 @@ def arm_label(row: dict) -> str:
     shuffle = row.get("train_shuffle", "none")
     if shuffle != "none":
         name += ", trained shuffled at reset" if shuffle == "reset" else f", trained with {shuffle}"
+    if row.get("upright_starts", 0.0) > 0:
+        name += f", {row['upright_starts']:.0%} of training episodes starting upright"
     return f"{name} ({row['run']}, seed {row['seed']})"
 
 

@@ -63,6 +63,7 @@ def summarize_run(run_dir) -> dict:
         "policy": cfg.get("policy", "attention_neuron"),
         "init_from": cfg.get("init_from", ""),
         "train_shuffle": cfg.get("train_shuffle", "none"),
+        "upright_starts": cfg.get("upright_starts", 0.0),
         "step_rule": cfg.get("cma_step_rule", "pycma"),
         "seed": cfg["seed"],
         "generations": rows[-1]["gen"],
