@@ -193,8 +193,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         if ckpt_path.exists():
             raise FileExistsError(f"{run} already holds a run; use --resume or another --run-dir")
         opt_seed, task_seed = np.random.SeedSequence(cfg.seed).generate_state(2)
-        # an unknown optimizer or a mismatched --init-from fails here, before the run dir
-        optimizer = make_optimizer(cfg, policy.n_params, int(opt_seed))
+        optimizer = make_optimizer(cfg, policy.n_params, int(opt_seed))  # fails before mkdir
         run.mkdir(parents=True, exist_ok=True)
         (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
         st = {
