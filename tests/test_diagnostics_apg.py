@@ -123,14 +123,19 @@ def test_profile_summary_counts_only_full_length_episodes():
 
 def test_balance_gap_words_states_the_gap_or_why_not_measured():
     full = physics.MAX_STEPS
-    ours = profile_summary(_profile([full] * 3 + [9], [700, 650, 720, 1], [2, 1, 2, 0], [0.6] * 4))
-    theirs = profile_summary(
-        _profile([full] * 3 + [9], [860, 850, 840, 1], [0, 1, 0, 0], [0.9] * 4)
-    )
+    lengths = [full] * 8 + [9, 9]
+
+    def summary(returns, falls):
+        return profile_summary(_profile(lengths, [*returns, 1, 1], [*falls, 0, 0], [0.6] * 10))
+
+    ours = summary([700] * 8, [2, 2, 1, 2, 2, 1, 2, 2])
+    theirs = summary([850] * 8, [0, 0, 1, 0, 0, 0, 0, 0])
     words = balance_gap_words(ours, theirs)
-    assert "earns 850 against our 690" in words and "75% of them (ours: 75%)" in words
-    assert "keeping the pole up, not in swinging it up" in words
-    assert "does not separate" in balance_gap_words(theirs, ours)
+    assert "earns 850 against our 700" in words and "80% of them (ours: 80%)" in words
+    assert words.endswith("The gap to the paper is in keeping the balanced pole up.")
+    assert "do not separate" in balance_gap_words(theirs, ours)
+    close = summary([850] * 8, [2, 1, 2, 1, 2, 1, 2, 2])  # overlapping falls CIs
+    assert "do not separate" in balance_gap_words(ours, close)
     assert balance_gap_words(ours, None, "run fetch-reference") == (
         "Tang & Ha's agent was not measured here: run fetch-reference."
     )
