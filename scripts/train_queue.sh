@@ -96,3 +96,12 @@ run_arm data/runs/an_sepcma_r64_seed7 --policy attention_neuron --optimizer sepc
     --cma-step-rule csa --init-from data/runs/an_sepcma_ft_seed4/agent.npz \
     --train-shuffle reset --sigma0 0.01 --rollouts 64 --validate-episodes 2048 \
     --minutes 50 --generations 100000 --snapshot-every 100 || exit $?
+
+# The shipped arm continued (an_sepcma_ft_seed6 was still rising, about +6 validation per
+# 1,000 generations, when its 100 minutes ended; its checkpoint was not kept, so the step
+# size and the diagonal start afresh): separable CMA-ES from its agent (attention_neuron
+# since 2026-12-03), 240 minutes
+run_arm data/runs/an_sepcma_ft2_seed8 --policy attention_neuron --optimizer sepcma --seed 8 \
+    --cma-step-rule csa --init-from data/runs/an_sepcma_ft_seed6/agent.npz \
+    --train-shuffle reset --sigma0 0.02 --rollouts 32 --validate-episodes 2048 \
+    --minutes 240 --generations 100000 --snapshot-every 100 || exit $?
