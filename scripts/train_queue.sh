@@ -27,6 +27,16 @@ run_arm() {  # run_dir, then the arm's options
     "$PY" -m anpolicy train "${args[@]}"
 }
 
+an_sepcma() {  # run_dir, seed, init agent, then the arm's own options: separable CMA-ES
+    # (CSA) fine-tunes of the Attention Neuron, trained shuffled at reset, 2,048 validation
+    # episodes, a snapshot every 100 generations, a wall-clock budget (--minutes) of its own
+    local run=$1 seed=$2 init=$3
+    shift 3
+    run_arm "$run" --policy attention_neuron --optimizer sepcma --seed "$seed" \
+        --cma-step-rule csa --init-from "$init" --train-shuffle reset \
+        --validate-episodes 2048 --generations 100000 --snapshot-every 100 "$@"
+}
+
 # FNN (5-16-16-1): PGPE from the FNN shipped before (now fnn_565: 603 on the test seed, 621
 # on these 2,048 validation episodes), with twice the rollouts per member, a quarter of
 # the centre's learning rate and a smaller stdev, 150 minutes. Finished: shipped as fnn.
@@ -70,14 +80,10 @@ run_arm data/runs/an_finetune2_seed3 --policy attention_neuron --optimizer pgpe 
 # trained shuffled at reset (planned 140 minutes; its budget was cut to 84 minutes, where
 # it stood, when its validation had been flat at 445-451 for 1,000 generations while its
 # step size grew from 0.019 to 0.025); and a second seed of it (100 minutes)
-run_arm data/runs/an_sepcma_ft_seed4 --policy attention_neuron --optimizer sepcma --seed 4 \
-    --cma-step-rule csa --init-from data/runs/an_finetune_seed1/agent.npz \
-    --train-shuffle reset --sigma0 0.02 --rollouts 32 --validate-episodes 2048 \
-    --minutes 84 --generations 100000 --snapshot-every 100 || exit $?
-run_arm data/runs/an_sepcma_ft_seed6 --policy attention_neuron --optimizer sepcma --seed 6 \
-    --cma-step-rule csa --init-from data/runs/an_finetune_seed1/agent.npz \
-    --train-shuffle reset --sigma0 0.02 --rollouts 32 --validate-episodes 2048 \
-    --minutes 100 --generations 100000 --snapshot-every 100 || exit $?
+an_sepcma data/runs/an_sepcma_ft_seed4 4 data/runs/an_finetune_seed1/agent.npz \
+    --sigma0 0.02 --rollouts 32 --minutes 84 || exit $?
+an_sepcma data/runs/an_sepcma_ft_seed6 6 data/runs/an_finetune_seed1/agent.npz \
+    --sigma0 0.02 --rollouts 32 --minutes 100 || exit $?
 
 # The same separable CMA-ES with the upright-start curriculum: a quarter of each fitness's
 # 32 episodes start with the pole up (physics.sample_upright_starts), because our agent
@@ -85,23 +91,17 @@ run_arm data/runs/an_sepcma_ft_seed6 --policy attention_neuron --optimizer sepcm
 # profile: 1.5 falls per full episode against 0.4 for Tang & Ha's); validation and test
 # keep the task's starts. Stopped at generation 692 (validation 416-424 against 428-433 for
 # the plain arm at the same generations); resumable
-run_arm data/runs/an_sepcma_upright_seed5 --policy attention_neuron --optimizer sepcma \
-    --seed 5 --cma-step-rule csa --init-from data/runs/an_finetune_seed1/agent.npz \
-    --train-shuffle reset --upright-starts 0.25 --sigma0 0.02 --rollouts 32 \
-    --validate-episodes 2048 --minutes 150 --generations 100000 --snapshot-every 100 || exit $?
+an_sepcma data/runs/an_sepcma_upright_seed5 5 data/runs/an_finetune_seed1/agent.npz \
+    --upright-starts 0.25 --sigma0 0.02 --rollouts 32 --minutes 150 || exit $?
 
 # Separable CMA-ES continued from the plateau of an_sepcma_ft_seed4 with a less noisy
 # fitness and a smaller step: 64 rollouts per member, sigma0 0.01, 50 minutes
-run_arm data/runs/an_sepcma_r64_seed7 --policy attention_neuron --optimizer sepcma --seed 7 \
-    --cma-step-rule csa --init-from data/runs/an_sepcma_ft_seed4/agent.npz \
-    --train-shuffle reset --sigma0 0.01 --rollouts 64 --validate-episodes 2048 \
-    --minutes 50 --generations 100000 --snapshot-every 100 || exit $?
+an_sepcma data/runs/an_sepcma_r64_seed7 7 data/runs/an_sepcma_ft_seed4/agent.npz \
+    --sigma0 0.01 --rollouts 64 --minutes 50 || exit $?
 
 # The shipped arm continued (an_sepcma_ft_seed6 was still rising, about +6 validation per
 # 1,000 generations, when its 100 minutes ended; its checkpoint was not kept, so the step
 # size and the diagonal start afresh): separable CMA-ES from its agent (attention_neuron
 # since 2026-12-03), 240 minutes
-run_arm data/runs/an_sepcma_ft2_seed8 --policy attention_neuron --optimizer sepcma --seed 8 \
-    --cma-step-rule csa --init-from data/runs/an_sepcma_ft_seed6/agent.npz \
-    --train-shuffle reset --sigma0 0.02 --rollouts 32 --validate-episodes 2048 \
-    --minutes 240 --generations 100000 --snapshot-every 100 || exit $?
+an_sepcma data/runs/an_sepcma_ft2_seed8 8 data/runs/an_sepcma_ft_seed6/agent.npz \
+    --sigma0 0.02 --rollouts 32 --minutes 240 || exit $?
