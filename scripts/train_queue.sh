@@ -69,7 +69,8 @@ run_arm data/runs/an_finetune_r64_seed2 --policy attention_neuron --optimizer pg
 # Second fine-tune round, from the agent the first round shipped (attention_neuron since
 # 2026-12-03, 407 on the test seed): the first round's validation went flat at about 410
 # after +34 in 2,500 generations at lr 0.01, so half the centre's learning rate and a
-# smaller stdev, 150 minutes
+# smaller stdev, 150 minutes. Stopped at generation 196 and finished there (2026-12-03):
+# its validation never passed its start's (selected generation 0, test 407.0)
 run_arm data/runs/an_finetune2_seed3 --policy attention_neuron --optimizer pgpe --seed 3 \
     --init-from data/runs/an_finetune_seed1/agent.npz --train-shuffle reset \
     --rollouts 32 --center-lr 0.005 --init-stdev 0.02 --validate-episodes 2048 \
@@ -90,7 +91,8 @@ an_sepcma data/runs/an_sepcma_ft_seed6 6 data/runs/an_finetune_seed1/agent.npz \
 # loses its return by dropping the balanced pole (the training chapter's behaviour
 # profile: 1.5 falls per full episode against 0.4 for Tang & Ha's); validation and test
 # keep the task's starts. Stopped at generation 692 (validation 416-424 against 428-433 for
-# the plain arm at the same generations); resumable
+# the plain arm at the same generations) and finished there (selected generation 500,
+# test 413.3 against the plain arm's 432.6-437.2)
 an_sepcma data/runs/an_sepcma_upright_seed5 5 data/runs/an_finetune_seed1/agent.npz \
     --upright-starts 0.25 --sigma0 0.02 --rollouts 32 --minutes 150 || exit $?
 
@@ -105,3 +107,9 @@ an_sepcma data/runs/an_sepcma_r64_seed7 7 data/runs/an_sepcma_ft_seed4/agent.npz
 # since 2026-12-03), 240 minutes
 an_sepcma data/runs/an_sepcma_ft2_seed8 8 data/runs/an_sepcma_ft_seed6/agent.npz \
     --sigma0 0.02 --rollouts 32 --minutes 240 || exit $?
+
+# The shipped arm's start again with twice the population and half the rollouts per member
+# (the same 8,192 episodes per generation): does a larger population (finer ranking, more
+# directions per update) beat a less noisy fitness per member? 240 minutes
+an_sepcma data/runs/an_sepcma_p512_seed9 9 data/runs/an_sepcma_ft_seed6/agent.npz \
+    --popsize 512 --sigma0 0.02 --rollouts 16 --minutes 240 || exit $?
