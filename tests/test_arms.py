@@ -89,6 +89,12 @@ def test_an_arm_started_from_a_run_and_trained_shuffled_says_so():
         "separable CMA-ES with CSA from recipe_csa_seed0, trained shuffled at reset, 25% of "
         "training episodes starting upright (an_finetune_seed1, seed 1)"
     )
+    wide = {**sep, "upright_starts": 0.0, "popsize": 512, "rollouts": 16}
+    assert arms.arm_label(wide) == (
+        "separable CMA-ES with CSA from recipe_csa_seed0, trained shuffled at reset, "
+        "population 512 × 16 rollouts (an_finetune_seed1, seed 1)"
+    )
+    assert "population" not in arms.arm_label({**wide, "popsize": 256})  # the authors'
 
 
 def test_a_finished_arm_that_was_shipped_says_under_which_name():
@@ -130,7 +136,8 @@ def test_the_arms_figure_draws_each_run_to_its_last_logged_episode():
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == [
         "IPOP-CMA-ES (ipop_seed0, seed 0)",
-        "PGPE on the FNN from fnn_565.npz (fnn_finetune_seed1, seed 1)",
+        "PGPE on the FNN from fnn_565.npz, population 256 × 32 rollouts "
+        "(fnn_finetune_seed1, seed 1)",
         "Tang & Ha's test score (471)",
     ]  # a run folder without a log is left out
     for run in runs[:2]:

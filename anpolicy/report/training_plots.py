@@ -3,6 +3,7 @@ from `anpolicy.study.recipe`)."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -79,11 +80,15 @@ def arms_figure(run_dirs, budget_episodes: float, target: float):
     and Tang & Ha's test score marked as in `recipe_figure`. Returns the figure."""
     from anpolicy.study.arms import arm_label
 
-    fig, (ax_val, ax_sigma) = plt.subplots(1, 2, figsize=(9.5, 4.6), constrained_layout=True)
     runs = list(enumerate(_existing(run_dirs)))
+    # the legend below the panels, one arm per entry, long labels wrapped: 0.16 in a line
+    labels = {k: textwrap.fill(arm_label(recipe.summarize_run(run)), 125) for k, run in runs}
+    height = 3.6 + 0.16 * (sum(t.count("\n") + 1 for t in labels.values()) + 1)
+    fig, (ax_val, ax_sigma) = plt.subplots(1, 2, figsize=(9.5, height), constrained_layout=True)
+    colours = plt.get_cmap("tab20").colors if len(runs) > 10 else [f"C{k}" for k in range(10)]
     for k, run in reversed(runs):  # the first run drawn last, on top (a continued copy of a
         # run repeats its curve up to where the copy began)
-        _draw_run(ax_val, ax_sigma, run, f"C{k}", arm_label(recipe.summarize_run(run)))
+        _draw_run(ax_val, ax_sigma, run, colours[k % len(colours)], labels[k])
     _frame(fig, ax_val, ax_sigma, budget_episodes, target)
     handles, labels = ax_val.get_legend_handles_labels()
     ax_val.get_legend().remove()
@@ -92,7 +97,7 @@ def arms_figure(run_dirs, budget_episodes: float, target: float):
         [handles[i] for i in order],
         [labels[i] for i in order],
         loc="outside lower center",
-        ncol=2,
+        ncol=1,
         fontsize=8,
     )
     ax_sigma.set_ylabel("step size (CMA-ES σ; PGPE: mean stdev)")

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from pathlib import Path, PurePath
 
+from anpolicy.study.published import TANG_HA_TRAINING
+
 NAMES = {
     "ipop": "IPOP-CMA-ES",
     "cma": "CMA-ES",
@@ -27,7 +29,8 @@ NAMES = {
 def arm_label(row: dict) -> str:
     """'IPOP-CMA-ES (ipop_seed0, seed 0)', 'CMA-ES with CSA (recipe_csa_seed0, seed 0)',
     'PGPE on the FNN from fnn.npz (fnn_finetune_seed1, seed 1)', 'PGPE from recipe_csa_seed0,
-    trained shuffled at reset (an_finetune_seed1, seed 1)', ..."""
+    trained shuffled at reset, population 256 × 32 rollouts (an_finetune_seed1, seed 1)',
+    ...; the population and rollouts are named where they differ from the authors' 256 × 16."""
     name = NAMES.get(row["optimizer"], row["optimizer"])
     if row["optimizer"] in ("cma", "sepcma", "ipop") and row.get("step_rule", "pycma") == "csa":
         name += " with CSA"
@@ -41,6 +44,10 @@ def arm_label(row: dict) -> str:
         name += ", trained shuffled at reset" if shuffle == "reset" else f", trained with {shuffle}"
     if row.get("upright_starts", 0.0) > 0:
         name += f", {row['upright_starts']:.0%} of training episodes starting upright"
+    authors = (TANG_HA_TRAINING["popsize"], TANG_HA_TRAINING["rollouts"])
+    size = (row.get("popsize", authors[0]), row.get("rollouts", authors[1]))
+    if size != authors:  # said only where an arm evaluates otherwise than the authors
+        name += f", population {size[0]:,} × {size[1]} rollouts"
     return f"{name} ({row['run']}, seed {row['seed']})"
 
 

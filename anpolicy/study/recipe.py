@@ -65,6 +65,8 @@ def summarize_run(run_dir) -> dict:
         "train_shuffle": cfg.get("train_shuffle", "none"),
         "upright_starts": cfg.get("upright_starts", 0.0),
         "step_rule": cfg.get("cma_step_rule", "pycma"),
+        "popsize": cfg["popsize"],
+        "rollouts": cfg["rollouts"],
         "seed": cfg["seed"],
         "generations": rows[-1]["gen"],
         "episodes_m": float(_episodes(rows, cfg)[-1] / 1e6),
