@@ -110,6 +110,15 @@ an_sepcma data/runs/an_sepcma_ft2_seed8 8 data/runs/an_sepcma_ft_seed6/agent.npz
 
 # The shipped arm's start again with twice the population and half the rollouts per member
 # (the same 8,192 episodes per generation): does a larger population (finer ranking, more
-# directions per update) beat a less noisy fitness per member? 240 minutes
+# directions per update) beat a less noisy fitness per member? 240 minutes. Stopped by
+# SIGTERM at generation 578 (validation 445-452, level with the continuation above at the
+# same generations, at 2.2 s a generation against 1.8); resumable
 an_sepcma data/runs/an_sepcma_p512_seed9 9 data/runs/an_sepcma_ft_seed6/agent.npz \
     --popsize 512 --sigma0 0.02 --rollouts 16 --minutes 240 || exit $?
+
+# FNN: separable CMA-ES (CSA) from the FNN of the PGPE arm above (shipped as fnn; its
+# validation flat at 628-631 for its last 3,000 generations; test 611.6 against the target
+# of 625), unshuffled as the FNN is tested, sigma0 0.02, 240 minutes
+run_arm data/runs/fnn_sepcma_seed10 --policy fnn --optimizer sepcma --seed 10 \
+    --cma-step-rule csa --init-from data/runs/fnn_finetune_seed1/agent.npz --sigma0 0.02 \
+    --rollouts 32 --validate-episodes 2048 --generations 100000 --snapshot-every 100 --minutes 240 || exit $?
