@@ -153,3 +153,22 @@ def test_the_validation_protocol_groups_runs_by_their_episodes_and_seed():
         "2,048, seed 1000001 (fnn_finetune_seed1)"
     )
     assert arms.validation_protocol(["data/runs/no_such_run"]) == "no run"
+
+
+def test_the_large_sample_sentence_sets_many_episodes_against_the_manifest_test_and_evojax():
+    shipped = {
+        "test": {"mean": 611.56, "ci95": [592.0503, 631.0711], "n": 2000},
+        "test_protocol": "2000 episodes, seed 2000003, no shuffling",
+    }
+    large = {"mean": 628.5, "ci95": [622.4, 634.6], "n": 20000}
+    s = arms.large_sample_sentence("the FNN", large, 5000011, shipped)
+    assert s == (
+        "On 20,000 further episodes (seed 5000011) the FNN scores 628.5 [622.4, 634.6], "
+        "consistent with EvoJAX's PGPE MLP (631.1); its manifest test (2000 episodes, seed "
+        "2000003, no shuffling) gives 611.6 [592.1, 631.1]: one sample of 2,000 episodes is "
+        "uncertain by ±20."
+    )
+    low = {**large, "mean": 610.0, "ci95": [604.0, 616.0]}
+    assert "610.0 [604.0, 616.0], below EvoJAX's" in arms.large_sample_sentence(
+        "x", low, 1, shipped
+    )

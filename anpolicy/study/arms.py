@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path, PurePath
 
-from anpolicy.study.published import TANG_HA_TRAINING
+from anpolicy.study.published import EVOJAX_PGPE_MLP, TANG_HA_TRAINING
 
 NAMES = {
     "ipop": "IPOP-CMA-ES",
@@ -135,3 +135,22 @@ def validation_protocol(run_dirs) -> str:
         for i, ((n, seed), names) in enumerate(groups.items())
     ]
     return "; ".join(parts) or "no run"
+
+
+def large_sample_sentence(agent: str, large: dict, seed: int, shipped: dict) -> str:
+    """How an agent scores on many fresh episodes against its manifest test and EvoJAX's
+    PGPE MLP (`anpolicy.study.published.EVOJAX_PGPE_MLP`). ``large`` and ``shipped["test"]``
+    are `anpolicy.stats.summarize` dicts (``mean``, ``ci95``, ``n``), ``seed`` the large
+    sample's, ``shipped`` the agent's manifest entry (``test``, ``test_protocol``)."""
+    from anpolicy.stats import format_ci
+    from anpolicy.study.recipe import against_target
+
+    test = shipped["test"]
+    half = (test["ci95"][1] - test["ci95"][0]) / 2
+    return (
+        f"On {large['n']:,} further episodes (seed {seed}) {agent} scores "
+        f"{format_ci(large, '.1f')}, "
+        f"{against_target(large, EVOJAX_PGPE_MLP)} EvoJAX's PGPE MLP ({EVOJAX_PGPE_MLP}); its "
+        f"manifest test ({shipped['test_protocol']}) gives {format_ci(test, '.1f')}: one sample "
+        f"of {test['n']:,} episodes is uncertain by ±{half:.0f}."
+    )
