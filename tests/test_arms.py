@@ -114,12 +114,16 @@ def test_the_summary_names_the_best_finished_attention_neuron_arm_and_the_unfini
     fnn.update(test_mean=611.6, test_lo=592.1, test_hi=631.1)
     s = arms.arms_summary([ipop, csa, fnn, _row(run="an_finetune_seed1")], target=471)
     assert s.startswith(
-        "Of 2 finished Attention Neuron arms, the best, CMA-ES with CSA (recipe_csa_seed0, "
-        "seed 0), tests at 373 [359, 388], below the paper's 471; "
+        "Of 2 finished Attention Neuron arms, the best, recipe_csa_seed0 (CMA-ES with CSA), "
+        "tests at 373 [359, 388], below the paper's 471; "
     )
     assert "the FNN arm (fnn_finetune_seed1) tests at 612 [592, 631] unshuffled" in s
     assert s.endswith("unfinished (resumable): an_finetune_seed1.")
     assert "consistent with the paper's 380" in arms.arms_summary([csa], target=380)
+    fnn2 = {**fnn, "run": "fnn_sepcma_seed10", "test_mean": 612.6, "test_lo": 593.0}
+    two = arms.arms_summary([csa, fnn, fnn2], target=471)
+    assert "the best of 2 finished FNN arms (fnn_sepcma_seed10) tests at 613 [593, 631]" in two
+    assert "fnn_finetune_seed1" not in two
     assert arms.arms_summary([_row()], 471).startswith("No Attention Neuron arm has finished")
 
 
@@ -164,9 +168,8 @@ def test_the_large_sample_sentence_sets_many_episodes_against_the_manifest_test_
     s = arms.large_sample_sentence("the FNN", large, 5000011, shipped)
     assert s == (
         "On 20,000 further episodes (seed 5000011) the FNN scores 628.5 [622.4, 634.6], "
-        "consistent with EvoJAX's PGPE MLP (631.1); its manifest test (2000 episodes, seed "
-        "2000003, no shuffling) gives 611.6 [592.1, 631.1]: one sample of 2,000 episodes is "
-        "uncertain by ±20."
+        "consistent with EvoJAX's PGPE MLP (631.1); its manifest test, 611.6 [592.1, 631.1] "
+        "on 2,000 episodes, is one sample (±20)."
     )
     low = {**large, "mean": 610.0, "ci95": [604.0, 616.0]}
     assert "610.0 [604.0, 616.0], below EvoJAX's" in arms.large_sample_sentence(

@@ -146,6 +146,14 @@ def test_training_answer_places_the_other_arms():
     assert "(consistent with 471" in good and good.startswith("Yes, on 1 of the 2")
     weak = _answer(rows, [{**ARM, "test": {"mean": 38.0, "ci95": [36.0, 40.0]}}])
     assert "below the best recipe seed" in weak
+    two = _answer(rows, [ARM, {**ARM, "label": "other (CMA)"}])  # the same placement: once
+    assert "The other arms, each below 471, above every finished recipe seed: pgpe_agent " in two
+    assert two.endswith("after 6.0 CPU-hours; other (CMA) 350 [335, 365] after 6.0 CPU-hours.")
+    mixed = _answer(rows, [ARM, {**ARM, "test": {"mean": 38.0, "ci95": [36.0, 40.0]}}])
+    assert (
+        "The other arms: pgpe_agent (PGPE) 350 [335, 365] after 6.0 CPU-hours (below 471, " in mixed
+    )
+    assert mixed.count("(below 471") == 2
 
 
 def _cands(*curves):
@@ -185,3 +193,25 @@ def test_a_run_is_shipped_as_the_manifest_agent_with_its_bytes(tmp_path):
     shipped = read_manifest()["agents"]["fnn"]["file"]
     (tmp_path / "run/agent.npz").write_bytes((DATA_DIR / shipped).read_bytes())
     assert recipe.summarize_run(tmp_path / "run")["shipped_as"] == "fnn"
+
+
+def test_a_shipped_arm_costs_its_own_hours_and_every_ancestors():
+    from anpolicy.store.data import cpu_seconds, load_log, read_manifest
+
+    manifest = read_manifest()["agents"]
+
+    def own(name):
+        return cpu_seconds(load_log(name), manifest[name]["config"].get("threads", 1)) / 3600
+
+    chain = ["attention_neuron"]  # the shipped agent, its parent, its parent's parent, ...
+    while manifest[chain[-1]].get("parent", {}).get("agent") in manifest:
+        chain.append(manifest[chain[-1]]["parent"]["agent"])
+    assert len(chain) >= 3, chain  # fine-tuned twice: a grandparent to count
+    (arm,) = recipe.shipped_arms(manifest, ["attention_neuron"])
+    assert arm["cpu_hours"] == pytest.approx(sum(own(n) for n in chain))
+    assert arm["cpu_hours"] > own(chain[0]) + own(chain[1])
+    # a parent that loops back is counted once
+    root = chain[-1]
+    looped = {**manifest, root: {**manifest[root], "parent": {"agent": "attention_neuron"}}}
+    (arm,) = recipe.shipped_arms(looped, ["attention_neuron"])
+    assert arm["cpu_hours"] == pytest.approx(sum(own(n) for n in chain))

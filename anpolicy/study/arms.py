@@ -26,14 +26,19 @@ NAMES = {
 }
 
 
+def _method(row: dict) -> str:
+    """'separable CMA-ES with CSA', 'PGPE', ...: an arm's optimizer in words."""
+    name = NAMES.get(row["optimizer"], row["optimizer"])
+    csa = row["optimizer"] in ("cma", "sepcma", "ipop") and row.get("step_rule", "pycma") == "csa"
+    return name + " with CSA" * csa
+
+
 def arm_label(row: dict) -> str:
     """'IPOP-CMA-ES (ipop_seed0, seed 0)', 'CMA-ES with CSA (recipe_csa_seed0, seed 0)',
     'PGPE on the FNN from fnn.npz (fnn_finetune_seed1, seed 1)', 'PGPE from recipe_csa_seed0,
     trained shuffled at reset, population 256 × 32 rollouts (an_finetune_seed1, seed 1)',
     ...; the population and rollouts are named where they differ from the authors' 256 × 16."""
-    name = NAMES.get(row["optimizer"], row["optimizer"])
-    if row["optimizer"] in ("cma", "sepcma", "ipop") and row.get("step_rule", "pycma") == "csa":
-        name += " with CSA"
+    name = _method(row)
     if row.get("policy") == "fnn":
         name += " on the FNN"
     if row.get("init_from"):
@@ -90,7 +95,7 @@ def arms_sentence(rows: list[dict], budget_m: float) -> str:
 def arms_summary(rows: list[dict], target: float) -> str:
     """One sentence over the arms: the finished Attention Neuron arm with the highest test
     mean, its 95 % CI against ``target`` (the paper's shuffled test score), the finished FNN
-    arms' tests, and the unfinished arms by run name."""
+    arm with the highest test mean, and the unfinished arms by run name."""
     from anpolicy.study.recipe import against_target
 
     if not rows:
@@ -103,17 +108,20 @@ def arms_summary(rows: list[dict], target: float) -> str:
         where = against_target({"ci95": (best["test_lo"], best["test_hi"])}, target)
         parts.append(
             f"Of {len(an)} finished Attention Neuron arm{'s' * (len(an) > 1)}, the best, "
-            f"{arm_label(best)}, tests at {best['test_mean']:.0f} [{best['test_lo']:.0f}, "
+            f"{best['run']} ({_method(best)}), tests at {best['test_mean']:.0f} "
+            f"[{best['test_lo']:.0f}, "
             f"{best['test_hi']:.0f}], {where} the paper's {target:.0f}"
         )
     else:
         parts.append("No Attention Neuron arm has finished yet")
-    for r in done:
-        if r.get("policy") == "fnn":
-            parts.append(
-                f"the FNN arm ({r['run']}) tests at {r['test_mean']:.0f} "
-                f"[{r['test_lo']:.0f}, {r['test_hi']:.0f}] unshuffled"
-            )
+    fnn = [r for r in done if r.get("policy") == "fnn"]
+    if fnn:
+        best = max(fnn, key=lambda r: r["test_mean"])
+        of = f"the best of {len(fnn)} finished FNN arms" if len(fnn) > 1 else "the FNN arm"
+        parts.append(
+            f"{of} ({best['run']}) tests at {best['test_mean']:.0f} "
+            f"[{best['test_lo']:.0f}, {best['test_hi']:.0f}] unshuffled"
+        )
     running = [r["run"] for r in rows if r["stop_reason"] == "running"]
     if running:
         parts.append(f"unfinished (resumable): {', '.join(running)}")
@@ -141,7 +149,7 @@ def large_sample_sentence(agent: str, large: dict, seed: int, shipped: dict) -> 
     """How an agent scores on many fresh episodes against its manifest test and EvoJAX's
     PGPE MLP (`anpolicy.study.published.EVOJAX_PGPE_MLP`). ``large`` and ``shipped["test"]``
     are `anpolicy.stats.summarize` dicts (``mean``, ``ci95``, ``n``), ``seed`` the large
-    sample's, ``shipped`` the agent's manifest entry (``test``, ``test_protocol``)."""
+    sample's, ``shipped`` the agent's manifest entry (its ``test``)."""
     from anpolicy.stats import format_ci
     from anpolicy.study.recipe import against_target
 
@@ -149,8 +157,7 @@ def large_sample_sentence(agent: str, large: dict, seed: int, shipped: dict) -> 
     half = (test["ci95"][1] - test["ci95"][0]) / 2
     return (
         f"On {large['n']:,} further episodes (seed {seed}) {agent} scores "
-        f"{format_ci(large, '.1f')}, "
-        f"{against_target(large, EVOJAX_PGPE_MLP)} EvoJAX's PGPE MLP ({EVOJAX_PGPE_MLP}); its "
-        f"manifest test ({shipped['test_protocol']}) gives {format_ci(test, '.1f')}: one sample "
-        f"of {test['n']:,} episodes is uncertain by ±{half:.0f}."
+        f"{format_ci(large, '.1f')}, {against_target(large, EVOJAX_PGPE_MLP)} EvoJAX's PGPE "
+        f"MLP ({EVOJAX_PGPE_MLP}); its manifest test, {format_ci(test, '.1f')} on "
+        f"{test['n']:,} episodes, is one sample (±{half:.0f})."
     )

@@ -221,13 +221,21 @@ def against_target(s: dict, target: float) -> str:
 
 def shipped_arms(manifest: dict, names) -> list[dict]:
     """The other training arms, from the shipped agents' manifest entries (`read_manifest`):
-    one dict per name with ``label`` (name and optimizer), ``test`` (mean, ci95, n of its
-    shipped test) and ``cpu_hours`` (its log's CPU-hours, plus its parent run's when it was
-    started from another agent). Names missing from the manifest are skipped."""
+    one dict per name with ``label`` (name, optimizer in words, parent), ``test`` (mean,
+    ci95, n of its shipped test) and ``cpu_hours`` (its log's CPU-hours plus those of every
+    ancestor it was started from, parent by parent through the manifest: what the agent cost
+    in all). Names missing from the manifest are skipped."""
     from anpolicy.store.data import load_log
+    from anpolicy.study.arms import NAMES
 
     def hours(name):
         return cpu_seconds(load_log(name), manifest[name]["config"].get("threads", 1)) / 3600
+
+    def lineage_hours(name, seen=()):
+        if name not in manifest or name in seen:  # an unshipped start, or a cycle
+            return 0.0
+        parent = manifest[name].get("parent", {}).get("agent")
+        return hours(name) + lineage_hours(parent, (*seen, name))
 
     arms = []
     for name in names:
@@ -235,8 +243,10 @@ def shipped_arms(manifest: dict, names) -> list[dict]:
         if e is None:
             continue
         parent = e.get("parent", {}).get("agent")
-        total = hours(name) + (hours(parent) if parent in manifest else 0.0)
-        how = e["optimizer"].upper() + (f", continued from {parent}" if parent else "")
+        total = lineage_hours(name)
+        how = NAMES.get(e["optimizer"], e["optimizer"]) + (
+            f", continued from {parent}" if parent else ""
+        )
         arms.append({"label": f"{name} ({how})", "test": e["test"], "cpu_hours": total})
     return arms
 
@@ -314,19 +324,24 @@ def training_answer(
     if arms:
         best_lo = max((s["ci95"][0] for s in tests), default=None)
         best_hi = max((s["ci95"][1] for s in tests), default=None)
-        said = []
+        said, places = [], []
         for a, w in zip(arms, arm_where, strict=True):
             s = a["test"]
-            txt = f"{a['label']} {_ci(s)} after {a['cpu_hours']:.1f} CPU-hours ({w} {target:.0f}"
+            said.append(f"{a['label']} {_ci(s)} after {a['cpu_hours']:.1f} CPU-hours")
+            place = f"{w} {target:.0f}"
             if best_lo is not None:
                 if s["ci95"][0] > best_hi:
-                    txt += ", above every finished recipe seed"
+                    place += ", above every finished recipe seed"
                 elif s["ci95"][1] < best_lo:
-                    txt += ", below the best recipe seed"
+                    place += ", below the best recipe seed"
                 else:
-                    txt += ", level with the best recipe seed"
-            said.append(txt + ")")
-        out.append("The other arms: " + "; ".join(said) + ".")
+                    place += ", level with the best recipe seed"
+            places.append(place)
+        if len(arms) > 1 and len(set(places)) == 1:  # said once where every arm shares it
+            out.append(f"The other arms, each {places[0]}: " + "; ".join(said) + ".")
+        else:
+            said = [f"{t} ({p})" for t, p in zip(said, places, strict=True)]
+            out.append("The other arms: " + "; ".join(said) + ".")
     return " ".join(out)
 
 
