@@ -109,8 +109,7 @@ def arms_summary(rows: list[dict], target: float) -> str:
         parts.append(
             f"Of {len(an)} finished Attention Neuron arm{'s' * (len(an) > 1)}, the best, "
             f"{best['run']} ({_method(best)}), tests at {best['test_mean']:.0f} "
-            f"[{best['test_lo']:.0f}, "
-            f"{best['test_hi']:.0f}], {where} the paper's {target:.0f}"
+            f"[{best['test_lo']:.0f}, {best['test_hi']:.0f}], {where} the paper's {target:.0f}"
         )
     else:
         parts.append("No Attention Neuron arm has finished yet")
