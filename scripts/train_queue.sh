@@ -104,7 +104,8 @@ an_sepcma data/runs/an_sepcma_r64_seed7 7 data/runs/an_sepcma_ft_seed4/agent.npz
 # The shipped arm continued (an_sepcma_ft_seed6 was still rising, about +6 validation per
 # 1,000 generations, when its 100 minutes ended; its checkpoint was not kept, so the step
 # size and the diagonal start afresh): separable CMA-ES from its agent (attention_neuron
-# since 2026-12-03), 240 minutes
+# since 2026-12-03), 240 minutes. Stopped by SIGTERM at generation 8,626 (144 minutes) and
+# finished there; shipped as attention_neuron (test 443.9, +11.6 paired over its start)
 an_sepcma data/runs/an_sepcma_ft2_seed8 8 data/runs/an_sepcma_ft_seed6/agent.npz \
     --sigma0 0.02 --rollouts 32 --minutes 240 || exit $?
 
