@@ -119,7 +119,10 @@ an_sepcma data/runs/an_sepcma_p512_seed9 9 data/runs/an_sepcma_ft_seed6/agent.np
 
 # FNN: separable CMA-ES (CSA) from the FNN of the PGPE arm above (shipped as fnn; its
 # validation flat at 628-631 for its last 3,000 generations; test 611.6 against the target
-# of 625), unshuffled as the FNN is tested, sigma0 0.02, 240 minutes
+# of 625), unshuffled as the FNN is tested, sigma0 0.02, 240 minutes. Stopped by SIGTERM at
+# generation 2,587 (36 minutes) and finished there: validation flat at 628-631, test 612.6,
+# paired with fnn +0.3 [-0.1, +0.8] on 20,000 episodes; not shipped
 run_arm data/runs/fnn_sepcma_seed10 --policy fnn --optimizer sepcma --seed 10 \
     --cma-step-rule csa --init-from data/runs/fnn_finetune_seed1/agent.npz --sigma0 0.02 \
-    --rollouts 32 --validate-episodes 2048 --generations 100000 --snapshot-every 100 --minutes 240 || exit $?
+    --rollouts 32 --validate-episodes 2048 --generations 100000 --snapshot-every 100 \
+    --minutes 240 || exit $?

@@ -82,13 +82,13 @@ def arms_figure(run_dirs, budget_episodes: float, target: float):
 
     runs = list(enumerate(_existing(run_dirs)))
     # the legend below the panels, one arm per entry, long labels wrapped: 0.16 in a line
-    labels = {k: textwrap.fill(arm_label(recipe.summarize_run(run)), 125) for k, run in runs}
-    height = 3.6 + 0.16 * (sum(t.count("\n") + 1 for t in labels.values()) + 1)
+    arm_labels = {k: textwrap.fill(arm_label(recipe.summarize_run(run)), 125) for k, run in runs}
+    height = 3.6 + 0.16 * (sum(t.count("\n") + 1 for t in arm_labels.values()) + 1)
     fig, (ax_val, ax_sigma) = plt.subplots(1, 2, figsize=(9.5, height), constrained_layout=True)
     colours = plt.get_cmap("tab20").colors if len(runs) > 10 else [f"C{k}" for k in range(10)]
     for k, run in reversed(runs):  # the first run drawn last, on top (a continued copy of a
         # run repeats its curve up to where the copy began)
-        _draw_run(ax_val, ax_sigma, run, colours[k % len(colours)], labels[k])
+        _draw_run(ax_val, ax_sigma, run, colours[k % len(colours)], arm_labels[k])
     _frame(fig, ax_val, ax_sigma, budget_episodes, target)
     handles, labels = ax_val.get_legend_handles_labels()
     ax_val.get_legend().remove()
