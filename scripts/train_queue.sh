@@ -113,9 +113,16 @@ an_sepcma data/runs/an_sepcma_ft2_seed8 8 data/runs/an_sepcma_ft_seed6/agent.npz
 # (the same 8,192 episodes per generation): does a larger population (finer ranking, more
 # directions per update) beat a less noisy fitness per member? 240 minutes. Stopped by
 # SIGTERM at generation 578 (validation 445-452, level with the continuation above at the
-# same generations, at 2.2 s a generation against 1.8); resumable
+# same generations, at 2.2 s a generation against 1.8) and finished there (2026-12-03): no
+# validation passed its start's, so it selected generation 0 (test 437.2, the start's)
 an_sepcma data/runs/an_sepcma_p512_seed9 9 data/runs/an_sepcma_ft_seed6/agent.npz \
     --popsize 512 --sigma0 0.02 --rollouts 16 --minutes 240 || exit $?
+
+# The shipped arm continued again (an_sepcma_ft2_seed8's step size had grown from 0.013 to
+# 0.045 over its last 4,000 generations while its validation rose 455 -> 461: CSA saying
+# the steps were too short), so sigma0 starts where it ended, 0.045; 150 minutes
+an_sepcma data/runs/an_sepcma_ft3_seed11 11 data/runs/an_sepcma_ft2_seed8/agent.npz \
+    --sigma0 0.045 --rollouts 32 --minutes 150 || exit $?
 
 # FNN: separable CMA-ES (CSA) from the FNN of the PGPE arm above (shipped as fnn; its
 # validation flat at 628-631 for its last 3,000 generations; test 611.6 against the target
