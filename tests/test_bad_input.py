@@ -162,8 +162,18 @@ def test_a_bad_against_file_fails_before_any_episode_runs(monkeypatch):
 
 @pytest.mark.parametrize(
     "argv",
-    [["--optimizer", "foo"], ["--init-from", FNN]],
-    ids=["unknown optimizer", "init-from of another policy"],
+    [
+        ["--optimizer", "foo"],
+        ["--init-from", FNN],
+        ["--init-stds-from", ROOT / "README.md"],
+        ["--init-stds-from", ROOT / "data"],
+    ],
+    ids=[
+        "unknown optimizer",
+        "init-from of another policy",
+        "init-stds-from a file that is not a sampling state",
+        "init-stds-from a folder without one",
+    ],
 )
 def test_a_train_that_cannot_start_leaves_no_run_dir(argv, tmp_path):
     run = tmp_path / "run"

@@ -39,6 +39,7 @@ UNITS = {
     "noise_channels": "channels",
     "upright_starts": "fraction 0..1",
     "init_from": "path",
+    "init_stds_from": "path",
     "seed": "integer",
     "validate_every": "generations",
     "validate_episodes": "episodes",

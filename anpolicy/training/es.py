@@ -8,7 +8,9 @@
   centred-rank fitness shaping, Adam on the centre and a bounded per-parameter step-size
   update (the variant EvoJAX uses for this task).
 
-Both are picklable, so a checkpoint is just the pickled optimizer.
+All are picklable, so a checkpoint is just the pickled optimizer; ``stds`` gives each one's
+per-coordinate sampling standard deviations (n,), which a later run can start from
+(`anpolicy.training.run_files.save_sampling_state`).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class CMAES:
         diagonal: bool = False,
         x0: np.ndarray | None = None,
         step_rule: str = "pycma",
+        coordinate_scales: np.ndarray | None = None,
     ):
         import cma
 
@@ -71,6 +74,8 @@ class CMAES:
         opts["AdaptSigma"] = _adapt_sigma(step_rule)
         if diagonal:
             opts["CMA_diagonal"] = True
+        if coordinate_scales is not None:  # pycma's CMA_stds: sigma0 times these, per coordinate
+            opts["CMA_stds"] = np.asarray(coordinate_scales, dtype=np.float64)
         x0 = np.zeros(n) if x0 is None else np.asarray(x0, dtype=np.float64)
         opts["randn"] = np.random.RandomState(opts["seed"]).randn
         self.es = cma.CMAEvolutionStrategy(x0, sigma0, opts)
@@ -90,6 +95,13 @@ class CMAES:
     @property
     def step_size(self) -> float:
         return float(self.es.sigma)
+
+    @property
+    def stds(self) -> np.ndarray:
+        """Per-coordinate standard deviations (n,) of the sampling distribution: the step
+        size times pycma's coordinate scales and sqrt(diag C) (for full CMA-ES the
+        correlations of C are not in it)."""
+        return np.asarray(self.es.stds, dtype=np.float64)
 
 
 # pycma's own stopping criteria that mean "this run has converged or stalled" (the budget
@@ -167,6 +179,10 @@ class IPOPCMAES:
     def step_size(self) -> float:
         return self._run.step_size
 
+    @property
+    def stds(self) -> np.ndarray:
+        return self._run.stds
+
 
 class Adam:
     """Adam ascent on a vector (state kept in numpy)."""
@@ -188,7 +204,8 @@ class PGPE:
     """PGPE with antithetic sampling, centred ranks and Adam.
 
     ``popsize`` must be even: members 2k and 2k+1 are ``center +/- eps_k``,
-    ``eps_k ~ N(0, diag(stdev^2))``.
+    ``eps_k ~ N(0, diag(stdev^2))``; ``stdev`` starts at ``init_stdev`` in every
+    coordinate, or at ``stdev0`` (n,) where given.
     """
 
     def __init__(
@@ -201,13 +218,14 @@ class PGPE:
         init_stdev: float = 0.082,
         stdev_max_change: float = 0.2,
         x0: np.ndarray | None = None,
+        stdev0: np.ndarray | None = None,
     ):
         if popsize % 2:
             raise ValueError(f"PGPE needs an even population, got {popsize}")
         self.popsize = popsize
         self.rng = np.random.default_rng(seed)
         self.center = np.zeros(n) if x0 is None else np.asarray(x0, dtype=np.float64).copy()
-        self.stdev = np.full(n, init_stdev)
+        self.stdev = np.full(n, init_stdev) if stdev0 is None else np.array(stdev0, dtype=float)
         self.stdev_lr, self.stdev_max_change = stdev_lr, stdev_max_change
         self.adam = Adam(n, center_lr)
         self._eps = None
@@ -234,3 +252,7 @@ class PGPE:
     @property
     def step_size(self) -> float:
         return float(np.mean(self.stdev))
+
+    @property
+    def stds(self) -> np.ndarray:
+        return np.asarray(self.stdev, dtype=np.float64).copy()

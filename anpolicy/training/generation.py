@@ -3,8 +3,9 @@
 `training_plan` draws a generation's `anpolicy.sim.plan.EpisodePlan` from its task seed
 (with the curriculum's upright starts of `training_starts` where configured);
 `make_optimizer` builds the evolution strategy of the config (`anpolicy.training.es`),
-optionally from an agent file; `_engine` picks the rollout engine; `evaluate_params`
-runs validation episodes (mean return with its 95 % CI, episode lengths in steps).
+optionally from an agent file and a finished run's sampling state; `_engine` picks the
+rollout engine; `evaluate_params` runs validation episodes (mean return with its 95 % CI,
+episode lengths in steps).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from anpolicy.sim.schedules import ObservationChannels
 from anpolicy.stats import summarize
 from anpolicy.store.weights import load_agent
 from anpolicy.training.es import CMAES, IPOPCMAES, PGPE
+from anpolicy.training.run_files import load_sampling_stds
 
 if TYPE_CHECKING:  # annotations only: train.py imports this module
     from anpolicy.training.train import TrainConfig
@@ -49,11 +51,19 @@ def training_plan(cfg: TrainConfig, task_seed: int, schedule, n_permuted: int) -
 
 
 def make_optimizer(cfg: TrainConfig, n_params: int, seed: int):
-    x0 = None
+    """The config's evolution strategy: from ``init_from``'s parameters (else x0 = 0), and
+    with ``init_stds_from``'s per-coordinate standard deviations (a finished run's
+    sampling state) instead of ``sigma0`` (CMA-ES: the step size stays ``sigma0``, the
+    coordinate scales are stds / sigma0) or ``init_stdev`` (PGPE) in every coordinate."""
+    x0 = stds = None
     if cfg.init_from:
         policy, x0, _ = load_agent(cfg.init_from)
         if policy.spec() != cfg.make_policy().spec():
             raise ValueError(f"--init-from {cfg.init_from} holds a {policy.spec()} policy")
+    if cfg.init_stds_from:
+        if cfg.optimizer == "ipop":
+            raise ValueError("--init-stds-from: IPOP restarts from sigma0; use cma or sepcma")
+        stds = load_sampling_stds(cfg.init_stds_from, n_params)
     if cfg.optimizer in ("cma", "sepcma"):
         return CMAES(
             n_params,
@@ -63,6 +73,7 @@ def make_optimizer(cfg: TrainConfig, n_params: int, seed: int):
             diagonal=cfg.optimizer == "sepcma",
             x0=x0,
             step_rule=cfg.cma_step_rule,
+            coordinate_scales=None if stds is None else stds / cfg.sigma0,
         )
     if cfg.optimizer == "ipop":
         return IPOPCMAES(
@@ -75,7 +86,16 @@ def make_optimizer(cfg: TrainConfig, n_params: int, seed: int):
             step_rule=cfg.cma_step_rule,
         )
     if cfg.optimizer == "pgpe":
-        return PGPE(n_params, cfg.popsize, seed, cfg.center_lr, cfg.stdev_lr, cfg.init_stdev, x0=x0)
+        return PGPE(
+            n_params,
+            cfg.popsize,
+            seed,
+            cfg.center_lr,
+            cfg.stdev_lr,
+            cfg.init_stdev,
+            x0=x0,
+            stdev0=stds,
+        )
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use cma, sepcma, ipop or pgpe")
 
 

@@ -4,6 +4,9 @@
 ``snapshot_every`` generations (`snapshot_path`, `snapshot_generations`,
 `load_snapshots`); ``log.jsonl`` one JSON row per generation (`_log_upto` cuts it at a
 checkpoint's generation); `code_version` the git commit the run was started from.
+``<run>/sampling_state.npz`` (`save_sampling_state`, written when a run finishes) keeps the
+optimizer's final sampling distribution without its 6 MB checkpoint, so that a later run
+can start where this one's step sizes ended (`load_sampling_stds`, ``--init-stds-from``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 from anpolicy.store.weights import load_agent
 
 SNAPSHOT_DIR = "snapshots"
+SAMPLING_STATE = "sampling_state.npz"
 
 
 def code_version() -> str:
@@ -54,3 +58,46 @@ def _log_upto(log_path: Path, step: int, key: str = "gen") -> str:
     """The log's lines up to ``step`` of column ``key`` (a checkpoint's), as text."""
     lines = log_path.read_text().splitlines() if log_path.exists() else []
     return "".join(ln + "\n" for ln in lines if ln.strip() and json.loads(ln)[key] <= step)
+
+
+def save_sampling_state(path, optimizer, generation: int) -> Path:
+    """Write an optimizer's final sampling distribution: ``center`` (n,), ``stds`` (n,)
+    per-coordinate standard deviations (parameter units), ``step_size`` and the
+    ``generation`` it belongs to."""
+    path = Path(path)
+    np.savez(
+        path,
+        center=np.asarray(optimizer.center, dtype=np.float64),
+        stds=optimizer.stds,
+        step_size=np.float64(optimizer.step_size),
+        generation=np.int64(generation),
+    )
+    return path
+
+
+def load_sampling_stds(source, n_params: int) -> np.ndarray:
+    """The per-coordinate standard deviations (n_params,) of a finished run's sampling
+    state: ``source`` is the run folder or its ``sampling_state.npz``. ValueError when
+    the file is not one, holds another number of parameters, or a value that is not a
+    finite positive number; FileNotFoundError names the run that has none."""
+    path = Path(source)
+    if path.is_dir():
+        path = path / SAMPLING_STATE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"--init-stds-from: no {SAMPLING_STATE} at {path} (finished runs write one; "
+            "runs finished before it existed have none)"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            stds = np.asarray(z["stds"], dtype=np.float64)
+    except (OSError, ValueError, KeyError) as e:
+        raise ValueError(f"--init-stds-from: {path} is not a sampling state ({e})") from e
+    if stds.shape != (n_params,):
+        raise ValueError(
+            f"--init-stds-from: {path} holds {stds.shape} stds; the policy has {n_params} "
+            "parameters"
+        )
+    if not (np.isfinite(stds).all() and (stds > 0).all()):
+        raise ValueError(f"--init-stds-from: {path} holds stds that are not finite and > 0")
+    return stds

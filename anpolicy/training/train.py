@@ -9,8 +9,9 @@ lines), ``checkpoint.pkl`` (optimizer, RNG, counters; written atomically), the s
 series ``snapshots/gen_NNNNNN.npz`` (the distribution's centre every ``snapshot_every``
 generations, generation 0 included, each validated), ``best.npz`` (the best validated
 centre so far), and at the end ``agent.npz`` (the best validated centre, with its final
-test score in ``meta``). SIGTERM or Ctrl-C stops after the current generation and
-checkpoints; a SIGKILL loses at most one checkpoint interval, and on ``--resume`` the
+test score in ``meta``) and ``sampling_state.npz`` (the final per-parameter stdevs, which
+``--init-stds-from`` starts a later run with). SIGTERM or Ctrl-C stops after the current
+generation and checkpoints; a SIGKILL loses at most one checkpoint interval, and on ``--resume`` the
 generations after the checkpoint (log rows and snapshots) are redone, never duplicated.
 """
 
@@ -39,13 +40,16 @@ from anpolicy.training.generation import (
     training_starts,
 )
 from anpolicy.training.run_files import (
+    SAMPLING_STATE,
     SNAPSHOT_DIR,
     _log_upto,
     code_version,
     load_snapshots,
+    save_sampling_state,
     snapshot_generations,
     snapshot_path,
 )
+from anpolicy.training.stopping import TrainingInterrupted, main_thread, stop_reason
 from anpolicy.training.threads import limit_threads
 
 __all__ = [
@@ -97,6 +101,8 @@ class TrainConfig:
     upright_starts: float = 0.0  # curriculum: share of training episodes that start with
     # the pole up (physics.sample_upright_starts); validation and test use the task's starts
     init_from: str = ""  # optional agent file whose parameters are the starting point x0
+    init_stds_from: str = ""  # optional finished run (its sampling_state.npz): start with its
+    # final per-parameter stdevs, not sigma0 (CMA-ES) or init_stdev (PGPE) in every one
     seed: int = 0  # the one seed of the run (optimizer sampling and task seeds)
     validate_every: int = 25  # generations between validations of the centre
     validate_episodes: int = 512  # held-out episodes for validation (fixed seed)
@@ -259,7 +265,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
 
     previous_handlers = (
         {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        if _main_thread()
+        if main_thread()
         else {}
     )
 
@@ -352,29 +358,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     return finalize(cfg, st, run)
 
 
-def stop_reason(cfg: TrainConfig, st: dict, opt, interrupted: bool) -> str:
-    """Why a run's loop ended: signal, generations, step_size or minutes."""
-    if interrupted:
-        return "signal"
-    if st["gen"] >= cfg.generations:
-        return "generations"
-    if cfg.stop_step_size > 0 and opt.step_size < cfg.stop_step_size:
-        return "step_size"
-    if cfg.max_episodes > 0 and st["episodes"] >= cfg.max_episodes:
-        return "episodes"
-    return "minutes"
-
-
-class TrainingInterrupted(RuntimeError):
-    """Training stopped on SIGTERM/SIGINT after checkpointing (resume with ``--resume``)."""
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
 def finalize(cfg: TrainConfig, st: dict, out_dir: Path) -> Path:
     """Test the best validated centre of a run state ``st`` and write ``agent.npz`` and
     ``result.json`` into ``out_dir``. Works on a live run's checkpoint too."""
@@ -404,6 +387,7 @@ def finalize(cfg: TrainConfig, st: dict, out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     agent = save_agent(out_dir / "agent.npz", policy, params, meta)
+    save_sampling_state(out_dir / SAMPLING_STATE, st["optimizer"], st["gen"])
     (out_dir / "result.json").write_text(json.dumps(meta, indent=2))
     return agent
 
