@@ -124,6 +124,11 @@ an_sepcma data/runs/an_sepcma_p512_seed9 9 data/runs/an_sepcma_ft_seed6/agent.np
 an_sepcma data/runs/an_sepcma_ft3_seed11 11 data/runs/an_sepcma_ft2_seed8/agent.npz \
     --sigma0 0.045 --rollouts 32 --minutes 150 || exit $?
 
+# Beside it, the same start with the previous run's sigma0 (0.02) and a less noisy fitness:
+# 64 rollouts per member (16,384 episodes per generation), 145 minutes
+an_sepcma data/runs/an_sepcma_r64_seed12 12 data/runs/an_sepcma_ft2_seed8/agent.npz \
+    --sigma0 0.02 --rollouts 64 --minutes 145 || exit $?
+
 # FNN: separable CMA-ES (CSA) from the FNN of the PGPE arm above (shipped as fnn; its
 # validation flat at 628-631 for its last 3,000 generations; test 611.6 against the target
 # of 625), unshuffled as the FNN is tested, sigma0 0.02, 240 minutes. Stopped by SIGTERM at
