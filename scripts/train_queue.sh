@@ -120,9 +120,18 @@ an_sepcma data/runs/an_sepcma_p512_seed9 9 data/runs/an_sepcma_ft_seed6/agent.np
 
 # The shipped arm continued again (an_sepcma_ft2_seed8's step size had grown from 0.013 to
 # 0.045 over its last 4,000 generations while its validation rose 455 -> 461: CSA saying
-# the steps were too short), so sigma0 starts where it ended, 0.045; 150 minutes
+# the steps were too short), so sigma0 starts where it ended, 0.045; 150 minutes. Stopped at
+# generation 1,067 and finished there (2026-12-03): 0.045 in every coordinate threw the
+# centre off (463 -> 411 in 25 generations; its learned stdevs run 0.0009-0.050), it
+# climbed back to 458 and never passed its start (selected generation 0)
 an_sepcma data/runs/an_sepcma_ft3_seed11 11 data/runs/an_sepcma_ft2_seed8/agent.npz \
     --sigma0 0.045 --rollouts 32 --minutes 150 || exit $?
+
+# The shipped agent continued with the per-parameter stdevs an_sepcma_ft3_seed11 learned
+# near it (its sampling_state.npz; --init-stds-from), sigma0 its final step size, 120 min
+an_sepcma data/runs/an_sepcma_stds_seed14 14 data/runs/an_sepcma_ft2_seed8/agent.npz \
+    --init-stds-from data/runs/an_sepcma_ft3_seed11 --sigma0 0.0285 --rollouts 32 \
+    --minutes 120 || exit $?
 
 # Beside it, the same start with the previous run's sigma0 (0.02) and a less noisy fitness:
 # 64 rollouts per member (16,384 episodes per generation), 145 minutes
