@@ -14,9 +14,11 @@ from anpolicy.sim.schedules import PermutationSchedule
 from anpolicy.store.weights import load_agent, save_agent
 from anpolicy.study.diagnostics import (
     balance_gap_words,
+    balanced_reward_rate,
     behaviour_profile,
     count_falls,
     profile_summary,
+    swing_up_steps,
 )
 from anpolicy.training.apg import APGConfig, apg, train_iteration
 from tests.conftest import run_cli as _cli
@@ -101,13 +103,49 @@ def test_cli_rejects_a_bad_boolean():
     assert out.returncode == 2 and "expected true or false" in out.stderr
 
 
-def _profile(lengths, returns, falls, upright):
+def _profile(lengths, returns, falls, upright, swing=None, rate=None):
+    """A profile by hand: episode r's pole hangs down until step ``swing[r]`` (default
+    100), then stands at cos 0.9 earning ``rate[r]`` (default 1) per step."""
+    n, t = len(lengths), physics.MAX_STEPS
+    swing = [100] * n if swing is None else swing
+    rate = [1.0] * n if rate is None else rate
+    steps = np.arange(t)
+    cos = np.where(steps < np.array(swing)[:, None], -1.0, 0.9)
+    reward = np.where(steps < np.array(swing)[:, None], 0.0, np.array(rate, float)[:, None])
+    alive = steps < np.array(lengths)[:, None]
     return {
         "lengths": np.array(lengths),
         "returns": np.array(returns, dtype=float),
         "falls": np.array(falls),
         "upright_share": np.array(upright, dtype=float),
+        "cos_theta": np.where(alive, cos, np.nan),
+        "reward": np.where(alive, reward, np.nan),
     }
+
+
+def test_swing_up_step_and_the_reward_rate_after_it():
+    cos = np.array([[-1, 0.5, 0.81, 0.9, NAN], [-1, -1, 0.2, NAN, NAN], [0.95, 0.1, 0.9, 1, 1]])
+    reward = np.array([[0, 0.1, 0.8, 1.0, NAN], [0, 0, 0.1, NAN, NAN], [1, 0.0, 0.5, 1, 1]])
+    np.testing.assert_array_equal(swing_up_steps(cos), [2, NAN, 0])
+    np.testing.assert_allclose(balanced_reward_rate(reward, cos), [0.9, NAN, 0.7])
+
+
+def test_profile_summary_of_the_episodes_that_last_without_a_fall():
+    full = physics.MAX_STEPS
+    pr = _profile(
+        [full, full, full, 40],
+        [900, 800, 500, 2],
+        [0, 0, 2, 0],
+        [0.9, 0.8, 0.5, 0.0],
+        swing=[100, 300, 50, 10],
+        rate=[1.0, 0.5, 0.9, 0.3],
+    )
+    s = profile_summary(pr)
+    assert s["no_fall_share"] == pytest.approx(2 / 3) and s["no_fall_return"] == 850
+    assert s["no_fall_ci"][0] <= 850 <= s["no_fall_ci"][1]
+    assert s["swing_up"] == 200 and s["balanced_rate"] == pytest.approx(0.75)
+    never = profile_summary(_profile([full], [600], [1], [0.5]))
+    assert np.isnan(never["no_fall_return"]) and never["no_fall_ci"] is None
 
 
 def test_profile_summary_counts_only_full_length_episodes():
@@ -136,6 +174,32 @@ def test_balance_gap_words_states_the_gap_or_why_not_measured():
     assert "do not separate" in balance_gap_words(theirs, ours)
     close = summary([850] * 8, [2, 1, 2, 1, 2, 1, 2, 2])  # overlapping falls CIs
     assert "do not separate" in balance_gap_words(ours, close)
+    # no episode of ours lasts without a fall: the sentence on those is left out
+    assert "without a fall" not in words
+
+
+def test_balance_gap_words_say_when_falls_are_not_the_whole_gap():
+    full = physics.MAX_STEPS
+    lengths = [full] * 10
+
+    def summary(returns, falls, swing, rate):
+        pr = _profile(lengths, returns, falls, [0.7] * 10, [swing] * 10, [rate] * 10)
+        return profile_summary(pr)
+
+    theirs = summary([860] * 9 + [700], [0] * 9 + [1], 170, 0.99)
+    # ours falls more and, without falls, still earns less: balanced later, less precisely
+    ours = summary([800] * 5 + [700] * 5, [0] * 5 + [2] * 5, 250, 0.97)
+    words = balance_gap_words(ours, theirs)
+    assert "without a fall it earns 860 [860, 860] against our 800 [800, 800]" in words
+    assert "first balanced at step 170 against our 250" in words
+    assert "0.990 reward per step against our 0.970" in words
+    assert words.endswith(
+        "Falls are not the main gap: without one, ours still earns 60 less "
+        "(all lasting episodes: 94), balanced later and less precisely."
+    )
+    # the same falls, but without them ours earns nearly as much: falls are the gap
+    close = summary([855] * 5 + [700] * 5, [0] * 5 + [2] * 5, 250, 0.97)
+    assert balance_gap_words(close, theirs).endswith("in keeping the balanced pole up.")
     assert balance_gap_words(ours, None, "run fetch-reference") == (
         "Tang & Ha's agent was not measured here: run fetch-reference."
     )

@@ -61,6 +61,27 @@ def count_falls(cos_theta: np.ndarray) -> np.ndarray:
     return falls.reshape(cos_theta.shape[:-1])
 
 
+def swing_up_steps(cos_theta: np.ndarray) -> np.ndarray:
+    """The step at which each episode's pole is first balanced (``cos theta >
+    UPRIGHT_COS``), from traces (..., T) with NaN after the end: (...,) float, NaN for an
+    episode whose pole never was."""
+    above = np.nan_to_num(cos_theta, nan=-1.0) > UPRIGHT_COS
+    first = above.argmax(axis=-1).astype(float)
+    first[~above.any(axis=-1)] = np.nan
+    return first
+
+
+def balanced_reward_rate(reward: np.ndarray, cos_theta: np.ndarray) -> np.ndarray:
+    """Mean reward per step (R,) from each episode's first balanced step to its end, from
+    (R, T) traces with NaN after the end; NaN for an episode never balanced."""
+    first = swing_up_steps(cos_theta)
+    steps = np.arange(reward.shape[-1])
+    after = (steps >= np.nan_to_num(first, nan=np.inf)[:, None]) & ~np.isnan(reward)
+    total = np.where(after, np.nan_to_num(reward), 0.0).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(after.any(axis=-1), total / after.sum(axis=-1), np.nan)
+
+
 def behaviour_profile(policy, params, n_episodes: int, seed: int, schedule=None) -> dict:
     """Run one agent (``params`` (n_params,)) on ``n_episodes`` episodes.
 
@@ -89,13 +110,25 @@ def profile_summary(profile: dict, seed: int = 0) -> dict:
     full-length episodes ``full_return``, ``falls`` (mean per episode) with
     ``falls_ci`` (95 % bootstrap CI, seeded by ``seed``) and ``balanced`` (share of
     steps with ``cos theta > UPRIGHT_COS``). NaN (``falls_ci`` None) when no episode
-    lasted."""
+    lasted. Over the full-length episodes without a fall: ``no_fall_share`` (of the
+    full-length ones), ``no_fall_return`` with ``no_fall_ci``, ``swing_up`` (mean step of
+    the first balance, `swing_up_steps`) and ``balanced_rate`` (mean reward per step from
+    then on, `balanced_reward_rate`); NaN (CI None) when there is none."""
     from anpolicy.stats import bootstrap_ci
 
     full = np.asarray(profile["lengths"]) == physics.MAX_STEPS
     nan = float("nan")
     falls = profile["falls"][full].astype(float)
+    calm = full & (np.asarray(profile["falls"]) == 0)
+    calm_returns = profile["returns"][calm]
+    swing = swing_up_steps(profile["cos_theta"][calm])
+    rate = balanced_reward_rate(profile["reward"][calm], profile["cos_theta"][calm])
     return {
+        "no_fall_share": float(calm.sum() / full.sum()) if full.any() else nan,
+        "no_fall_return": float(calm_returns.mean()) if calm.any() else nan,
+        "no_fall_ci": bootstrap_ci(calm_returns, seed=seed) if calm.any() else None,
+        "swing_up": float(np.nanmean(swing)) if calm.any() else nan,
+        "balanced_rate": float(np.nanmean(rate)) if calm.any() else nan,
         "episodes": int(full.size),
         "mean_return": float(np.mean(profile["returns"])),
         "full_share": float(full.mean()),
@@ -115,7 +148,7 @@ def balance_gap_words(ours: dict, authors: dict | None, missing: str = "") -> st
 
     def falls(s: dict) -> str:
         lo, hi = s["falls_ci"] or (float("nan"), float("nan"))
-        return f"{s['falls']:.2f} falls per episode [{lo:.2f}, {hi:.2f}]"
+        return f"{s['falls']:.2f} [{lo:.2f}, {hi:.2f}]"
 
     apart = (  # falls CIs that do not overlap, and more return when the episode lasts
         authors["falls_ci"] is not None
@@ -128,11 +161,46 @@ def balance_gap_words(ours: dict, authors: dict | None, missing: str = "") -> st
         if apart
         else "Falls do not separate the two agents on these episodes."
     )
-    return (
+    words = (
         f"On the same episodes, shuffled at reset, Tang & Ha's agent lasts the whole "
         f"episode in {authors['full_share']:.0%} of them (ours: {ours['full_share']:.0%}); "
         f"when it does, it earns {authors['full_return']:.0f} "
-        f"against our {ours['full_return']:.0f}, with {falls(authors)} against "
-        f"{falls(ours)}, balanced on {authors['balanced']:.0%} of its steps against our "
-        f"{ours['balanced']:.0%}. {verdict}"
+        f"against our {ours['full_return']:.0f}, with {falls(authors)} falls per episode "
+        f"against our {falls(ours)}, balanced on {authors['balanced']:.0%} of its steps "
+        f"against our {ours['balanced']:.0%}."
+    )
+    return f"{words} {no_fall_words(ours, authors, verdict)}"
+
+
+def no_fall_words(ours: dict, authors: dict, verdict: str) -> str:
+    """The episodes that last and never fall, compared (`profile_summary` fields), with
+    ``verdict``; where Tang & Ha's agent still earns more on them (return CIs apart) and
+    that gap is at least half of the full-length episodes', falls are not the main gap
+    and the verdict says so instead."""
+    if ours["no_fall_ci"] is None or authors["no_fall_ci"] is None:
+        return verdict
+    gap_calm = authors["no_fall_return"] - ours["no_fall_return"]
+    gap_full = authors["full_return"] - ours["full_return"]
+    calm_apart = authors["no_fall_ci"][0] > ours["no_fall_ci"][1]
+    if calm_apart and gap_full > 0 and gap_calm >= gap_full / 2:
+        how = (
+            ", balanced later and less precisely"
+            if authors["swing_up"] < ours["swing_up"]
+            and authors["balanced_rate"] > ours["balanced_rate"]
+            else ""
+        )
+        verdict = (
+            f"Falls are not the main gap: without one, ours still earns {gap_calm:.0f} less "
+            f"(all lasting episodes: {gap_full:.0f}){how}."
+        )
+
+    def calm(s: dict) -> str:
+        lo, hi = s["no_fall_ci"]
+        return f"{s['no_fall_return']:.0f} [{lo:.0f}, {hi:.0f}]"
+
+    return (
+        f"In the lasting episodes without a fall it earns {calm(authors)} against our "
+        f"{calm(ours)}: first balanced at step {authors['swing_up']:.0f} against our "
+        f"{ours['swing_up']:.0f}, then {authors['balanced_rate']:.3f} reward per step "
+        f"against our {ours['balanced_rate']:.3f}. {verdict}"
     )
