@@ -134,7 +134,9 @@ an_sepcma data/runs/an_sepcma_stds_seed14 14 data/runs/an_sepcma_ft2_seed8/agent
     --minutes 120 || exit $?
 
 # Beside it, the same start with the previous run's sigma0 (0.02) and a less noisy fitness:
-# 64 rollouts per member (16,384 episodes per generation), 145 minutes
+# 64 rollouts per member (16,384 episodes per generation), 145 minutes. Stopped at
+# generation 775 (43 minutes) and finished there (2026-12-03): validation flat at 457-464,
+# test 443.5 against its start's 443.9; not shipped
 an_sepcma data/runs/an_sepcma_r64_seed12 12 data/runs/an_sepcma_ft2_seed8/agent.npz \
     --sigma0 0.02 --rollouts 64 --minutes 145 || exit $?
 
