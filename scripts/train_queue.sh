@@ -149,3 +149,12 @@ run_arm data/runs/fnn_sepcma_seed10 --policy fnn --optimizer sepcma --seed 10 \
     --cma-step-rule csa --init-from data/runs/fnn_finetune_seed1/agent.npz --sigma0 0.02 \
     --rollouts 32 --validate-episodes 2048 --generations 100000 --snapshot-every 100 \
     --minutes 240 || exit $?
+
+# A new lineage: separable CMA-ES (CSA) from x0 = 0, otherwise the authors' recipe
+# (population 256, 16 rollouts, sigma0 0.1, unshuffled, 512 validation episodes). Every
+# agent above descends from one full-CMA-ES run (recipe_csa_seed0) and the shipped one's
+# continuations are flat at ~460 validation; does another optimizer from scratch find a
+# better basin, and how fast against the recipe's curve? 600 minutes over sessions
+run_arm data/runs/sepcma_scratch_seed13 --policy attention_neuron --optimizer sepcma \
+    --cma-step-rule csa --seed 13 --sigma0 0.1 --popsize 256 --rollouts 16 \
+    --generations 100000 --snapshot-every 100 --minutes 600 || exit $?
