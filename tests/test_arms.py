@@ -95,6 +95,16 @@ def test_an_arm_started_from_a_run_and_trained_shuffled_says_so():
         "population 512 × 16 rollouts (an_finetune_seed1, seed 1)"
     )
     assert "population" not in arms.arm_label({**wide, "popsize": 256})  # the authors'
+    assert "σ0" not in arms.arm_label(wide) + arms.arm_label({**row, "sigma0": 0.02})  # PGPE
+    small = {**wide, "sigma0": 0.0285, "init_stds_from": "data/runs/an_sepcma_ft3_seed11"}
+    assert arms.arm_label(small) == (
+        "separable CMA-ES with CSA from recipe_csa_seed0, trained shuffled at reset, sampling "
+        "with an_sepcma_ft3_seed11's final stdevs, population 512 × 16 rollouts "
+        "(an_finetune_seed1, seed 1)"
+    )
+    assert "σ0 = 0.045," in arms.arm_label({**wide, "sigma0": 0.045})
+    state = {**small, "init_stds_from": "data/runs/an_sepcma_ft3_seed11/sampling_state.npz"}
+    assert arms.arm_label(state) == arms.arm_label(small)
 
 
 def test_a_finished_arm_that_was_shipped_says_under_which_name():

@@ -37,7 +37,9 @@ def arm_label(row: dict) -> str:
     """'IPOP-CMA-ES (ipop_seed0, seed 0)', 'CMA-ES with CSA (recipe_csa_seed0, seed 0)',
     'PGPE on the FNN from fnn.npz (fnn_finetune_seed1, seed 1)', 'PGPE from recipe_csa_seed0,
     trained shuffled at reset, population 256 × 32 rollouts (an_finetune_seed1, seed 1)',
-    ...; the population and rollouts are named where they differ from the authors' 256 × 16."""
+    ...; the population and rollouts are named where they differ from the authors' 256 × 16,
+    CMA-ES's sigma0 where it differs from their 0.1, and the run whose final stdevs a run
+    started with (``init_stds_from``)."""
     name = _method(row)
     if row.get("policy") == "fnn":
         name += " on the FNN"
@@ -49,6 +51,13 @@ def arm_label(row: dict) -> str:
         name += ", trained shuffled at reset" if shuffle == "reset" else f", trained with {shuffle}"
     if row.get("upright_starts", 0.0) > 0:
         name += f", {row['upright_starts']:.0%} of training episodes starting upright"
+    sigma0 = row.get("sigma0", TANG_HA_TRAINING["sigma0"])
+    if row.get("init_stds_from"):  # a run folder or its sampling_state.npz: sigma0 is
+        src = PurePath(row["init_stds_from"])  # then bookkeeping, the stdevs are that run's
+        name += f", sampling with {src.parent.name if src.suffix == '.npz' else src.name}'s "
+        name += "final stdevs"
+    elif row["optimizer"] in ("cma", "sepcma", "ipop") and sigma0 != TANG_HA_TRAINING["sigma0"]:
+        name += f", σ0 = {sigma0:g}"
     authors = (TANG_HA_TRAINING["popsize"], TANG_HA_TRAINING["rollouts"])
     size = (row.get("popsize", authors[0]), row.get("rollouts", authors[1]))
     if size != authors:  # said only where an arm evaluates otherwise than the authors

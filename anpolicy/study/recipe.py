@@ -62,6 +62,8 @@ def summarize_run(run_dir) -> dict:
         "optimizer": cfg["optimizer"],
         "policy": cfg.get("policy", "attention_neuron"),
         "init_from": cfg.get("init_from", ""),
+        "init_stds_from": cfg.get("init_stds_from", ""),
+        "sigma0": cfg.get("sigma0", 0.1),
         "train_shuffle": cfg.get("train_shuffle", "none"),
         "upright_starts": cfg.get("upright_starts", 0.0),
         "step_rule": cfg.get("cma_step_rule", "pycma"),
