@@ -11,8 +11,9 @@ generations, generation 0 included, each validated), ``best.npz`` (the best vali
 centre so far), and at the end ``agent.npz`` (the best validated centre, with its final
 test score in ``meta``) and ``sampling_state.npz`` (the final per-parameter stdevs, which
 ``--init-stds-from`` starts a later run with). SIGTERM or Ctrl-C stops after the current
-generation and checkpoints; a SIGKILL loses at most one checkpoint interval, and on ``--resume`` the
-generations after the checkpoint (log rows and snapshots) are redone, never duplicated.
+generation and checkpoints; a SIGKILL loses at most one checkpoint interval, and on
+``--resume`` the generations after the checkpoint (log rows and snapshots) are redone,
+never duplicated.
 """
 
 from __future__ import annotations
