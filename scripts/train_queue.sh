@@ -158,3 +158,9 @@ run_arm data/runs/fnn_sepcma_seed10 --policy fnn --optimizer sepcma --seed 10 \
 run_arm data/runs/sepcma_scratch_seed13 --policy attention_neuron --optimizer sepcma \
     --cma-step-rule csa --seed 13 --sigma0 0.1 --popsize 256 --rollouts 16 \
     --generations 100000 --snapshot-every 100 --minutes 600 || exit $?
+
+# The same lineage with another seed, beside it from 2026-12-04: is 442 validation by
+# generation 8,000 this recipe or one good seed? 600 minutes over sessions
+run_arm data/runs/sepcma_scratch_seed15 --policy attention_neuron --optimizer sepcma \
+    --cma-step-rule csa --seed 15 --sigma0 0.1 --popsize 256 --rollouts 16 \
+    --generations 100000 --snapshot-every 100 --minutes 600 || exit $?
