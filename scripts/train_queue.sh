@@ -159,8 +159,21 @@ run_arm data/runs/sepcma_scratch_seed13 --policy attention_neuron --optimizer se
     --cma-step-rule csa --seed 13 --sigma0 0.1 --popsize 256 --rollouts 16 \
     --generations 100000 --snapshot-every 100 --minutes 600 || exit $?
 
-# The same lineage with another seed, beside it from 2026-12-04: is 442 validation by
-# generation 8,000 this recipe or one good seed? 600 minutes over sessions
+# Fork of that lineage, shuffled at reset (2026-12-04): its best centre (snapshot at
+# generation 8,000; trained unshuffled, as the authors) scores 467.6 [450.1, 485.1] on the
+# fine-tunes' 2,048 validation episodes, where the shipped agent, selected on them, has
+# 463.3 (paired +4.3 [-4.4, +12.9]). Separable CMA-ES trained shuffled at reset, 32
+# rollouts, sampling with the lineage's stdevs at generation 8,652 (`python -m anpolicy
+# sampling-state data/runs/sepcma_scratch_seed13` wrote the file; 0.00013-0.38, median
+# 0.066, so one sigma0 everywhere would be far off), 150 minutes
+an_sepcma data/runs/an_sepcma_scratch13_ft_seed16 16 \
+    data/runs/sepcma_scratch_seed13/snapshots/gen_008000.npz \
+    --init-stds-from data/runs/sepcma_scratch_seed13/sampling_state_gen008652.npz \
+    --sigma0 0.1165 --rollouts 32 --minutes 150 || exit $?
+
+# The same lineage from x0 = 0 with another seed (is 442 validation by generation 8,000
+# this recipe or one good seed?); started 2026-12-04 and stopped after 10 minutes to give
+# its core to the fork above; not started in earnest yet. 600 minutes over sessions
 run_arm data/runs/sepcma_scratch_seed15 --policy attention_neuron --optimizer sepcma \
     --cma-step-rule csa --seed 15 --sigma0 0.1 --popsize 256 --rollouts 16 \
     --generations 100000 --snapshot-every 100 --minutes 600 || exit $?

@@ -103,3 +103,37 @@ def test_ipop_refuses_starting_stdevs(finished_sepcma_run, tmp_path):
     cfg = tiny_config(tmp_path / "i", optimizer="ipop", init_stds_from=str(finished_sepcma_run))
     with pytest.raises(ValueError, match="IPOP"):
         make_optimizer(cfg, FNN_PARAMS, seed=1)
+
+
+def test_a_runs_sampling_state_is_exported_from_its_checkpoint(finished_sepcma_run, tmp_path):
+    from anpolicy.training.run_files import export_sampling_state
+
+    path, gen = export_sampling_state(finished_sepcma_run, tmp_path / "s.npz")
+    assert gen == 6 and path == tmp_path / "s.npz"
+    with np.load(path) as z, np.load(finished_sepcma_run / SAMPLING_STATE) as final:
+        for key in ("stds", "center", "step_size", "generation"):
+            assert np.array_equal(z[key], final[key]), key
+    assert np.array_equal(load_sampling_stds(path, FNN_PARAMS), final_stds(finished_sepcma_run))
+
+
+def final_stds(run):
+    with np.load(run / SAMPLING_STATE) as z:
+        return z["stds"]
+
+
+def test_the_sampling_state_command_names_the_generation_and_fails_in_one_line(
+    finished_sepcma_run, tmp_path, capsys
+):
+    import shutil
+
+    from anpolicy.__main__ import main
+
+    run = tmp_path / "copy"  # the fixture's folder stays as it is for the other tests
+    shutil.copytree(finished_sepcma_run, run)
+    assert main(["sampling-state", str(run)]) == 0
+    written = run / "sampling_state_gen000006.npz"
+    assert written.is_file() and str(written) in capsys.readouterr().out
+    assert np.array_equal(load_sampling_stds(written, FNN_PARAMS), final_stds(run))
+    assert main(["sampling-state", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no checkpoint.pkl" in err and "\n" not in err

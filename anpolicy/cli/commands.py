@@ -248,6 +248,22 @@ def _ship(args) -> int:
     return 0
 
 
+def _sampling_state(args) -> int:
+    import numpy as np
+
+    from anpolicy.training.run_files import export_sampling_state
+
+    path, gen = export_sampling_state(args.run_dir, args.out)
+    with np.load(path) as z:
+        stds, step = z["stds"], float(z["step_size"])
+    print(
+        f"{path}: generation {gen:,}, step size {step:.4g}, stdevs {stds.min():.2g}-"
+        f"{stds.max():.2g} (median {np.median(stds):.2g}) over {stds.size} parameters; "
+        f"start a run with them: train --init-stds-from {path}"
+    )
+    return 0
+
+
 def _fetch_reference(args) -> int:
     from anpolicy.store import authors
 

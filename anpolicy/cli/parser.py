@@ -9,7 +9,16 @@ from __future__ import annotations
 import argparse
 
 from anpolicy.cli.checks import _parse_bool
-from anpolicy.cli.commands import _apg, _bench, _distill, _evaluate, _fetch_reference, _ship, _train
+from anpolicy.cli.commands import (
+    _apg,
+    _bench,
+    _distill,
+    _evaluate,
+    _fetch_reference,
+    _sampling_state,
+    _ship,
+    _train,
+)
 from anpolicy.sim.physics import MAX_STEPS
 
 DESCRIPTION = """Command line: ``python -m anpolicy {evaluate,bench,train,...} --help``.
@@ -225,6 +234,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="where --from-checkpoint writes the snapshot run (default RUN_DIR_snapshot)",
     )
     s.set_defaults(func=_ship)
+
+    ss = sub.add_parser(
+        "sampling-state",
+        help="write a run's per-parameter stdevs from its last checkpoint (for --init-stds-from)",
+    )
+    ss.add_argument("run_dir", help="the run directory (holds checkpoint.pkl; may be training)")
+    ss.add_argument(
+        "--out",
+        default=None,
+        help="the file to write (default: RUN_DIR/sampling_state_genGGGGGG.npz, the "
+        "checkpoint's generation)",
+    )
+    ss.set_defaults(func=_sampling_state)
 
     f = sub.add_parser(
         "fetch-reference",

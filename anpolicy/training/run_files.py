@@ -7,6 +7,8 @@ checkpoint's generation); `code_version` the git commit the run was started from
 ``<run>/sampling_state.npz`` (`save_sampling_state`, written when a run finishes) keeps the
 optimizer's final sampling distribution without its 6 MB checkpoint, so that a later run
 can start where this one's step sizes ended (`load_sampling_stds`, ``--init-stds-from``).
+`export_sampling_state` writes one from any run's last checkpoint, finished or still
+running, under a name that carries its generation (``sampling-state`` on the command line).
 """
 
 from __future__ import annotations
@@ -73,6 +75,26 @@ def save_sampling_state(path, optimizer, generation: int) -> Path:
         generation=np.int64(generation),
     )
     return path
+
+
+def export_sampling_state(run_dir, out=None) -> tuple[Path, int]:
+    """Write the sampling state of ``run_dir``'s last checkpoint (a run still training,
+    or one that finished) to ``out`` (default ``<run>/sampling_state_genGGGGGG.npz``, the
+    checkpoint's generation), so that a run can be forked mid-flight with the stdevs it
+    has now: the file stays as written while the run goes on. Returns (path, generation).
+    FileNotFoundError when the run has no checkpoint; ValueError when the checkpoint's
+    optimizer keeps no per-parameter stdevs."""
+    from anpolicy.store.checkpoint import load_checkpoint
+
+    ckpt = Path(run_dir) / "checkpoint.pkl"
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"{run_dir}: no checkpoint.pkl to read a sampling state from")
+    st = load_checkpoint(ckpt)
+    optimizer, gen = st["optimizer"], int(st["gen"])
+    if not hasattr(optimizer, "stds"):
+        raise ValueError(f"{ckpt}: its optimizer ({type(optimizer).__name__}) keeps no stds")
+    path = Path(out) if out else Path(run_dir) / f"sampling_state_gen{gen:06d}.npz"
+    return save_sampling_state(path, optimizer, gen), gen
 
 
 def load_sampling_stds(source, n_params: int) -> np.ndarray:
