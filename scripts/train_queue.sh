@@ -171,6 +171,13 @@ an_sepcma data/runs/an_sepcma_scratch13_ft_seed16 16 \
     --init-stds-from data/runs/sepcma_scratch_seed13/sampling_state_gen008652.npz \
     --sigma0 0.1165 --rollouts 32 --minutes 150 || exit $?
 
+# Beside it, the same fork with another seed (the lineage's run paused with its
+# checkpoint to give it the core): is what the fork gains the set-up or its seed?
+an_sepcma data/runs/an_sepcma_scratch13_ft_seed17 17 \
+    data/runs/sepcma_scratch_seed13/snapshots/gen_008000.npz \
+    --init-stds-from data/runs/sepcma_scratch_seed13/sampling_state_gen008652.npz \
+    --sigma0 0.1165 --rollouts 32 --minutes 150 || exit $?
+
 # The same lineage from x0 = 0 with another seed (is 442 validation by generation 8,000
 # this recipe or one good seed?); started 2026-12-04 and stopped after 10 minutes to give
 # its core to the fork above; not started in earnest yet. 600 minutes over sessions
