@@ -107,6 +107,20 @@ def test_an_arm_started_from_a_run_and_trained_shuffled_says_so():
     assert arms.arm_label(state) == arms.arm_label(small)
 
 
+def test_a_fork_of_a_running_run_names_the_generations_it_started_from():
+    fork = _row(run="an_sepcma_scratch13_ft_seed16", optimizer="sepcma", seed=16)
+    fork.update(step_rule="csa", train_shuffle="reset", rollouts=32, sigma0=0.1165)
+    fork["init_from"] = "data/runs/sepcma_scratch_seed13/snapshots/gen_008000.npz"
+    fork["init_stds_from"] = "data/runs/sepcma_scratch_seed13/sampling_state_gen008652.npz"
+    assert arms.arm_label(fork) == (
+        "separable CMA-ES with CSA from sepcma_scratch_seed13's generation 8,000, trained "
+        "shuffled at reset, sampling with sepcma_scratch_seed13's stdevs at generation 8,652, "
+        "population 256 × 32 rollouts (an_sepcma_scratch13_ft_seed16, seed 16)"
+    )
+    best = {**fork, "init_from": "data/runs/sepcma_scratch_seed13/best.npz"}
+    assert " from sepcma_scratch_seed13, trained" in arms.arm_label(best)
+
+
 def test_a_finished_arm_that_was_shipped_says_under_which_name():
     done = dict(stop_reason="minutes", test_mean=611.6, test_lo=592.1, test_hi=631.1)
     fnn = _row(run="fnn_finetune_seed1", optimizer="pgpe", restarts=0, **done, test_n=2000)

@@ -3,7 +3,9 @@
 ``load_shipped("attention_neuron")`` returns ``(policy, params, meta)`` after checking
 the file against the manifest's SHA-256; `ship_run` copies a finished training run
 (agent, config, log) into ``data/`` and records it in the manifest, with its parent (the
-shipped agent its ``--init-from`` file was, by SHA-256). A name already shipped is never
+shipped agent its ``--init-from`` file was, by SHA-256, or else the training run whose
+folder that file came from, with that run's cost up to the file's generation: a fork of a
+run that was never shipped). A name already shipped is never
 overwritten: `ship_run` refuses it unless ``retire_as`` names where the shipped agent
 goes (`rename_shipped`), so no earlier agent is lost.
 """
@@ -70,8 +72,10 @@ def rename_shipped(old: str, new: str, data_dir: Path = DATA_DIR) -> dict:
         entry[key] = dest
     agents[new] = entry
     for other in agents.values():
-        if isinstance(other.get("parent"), dict) and other["parent"].get("agent") == old:
-            other["parent"]["agent"] = new
+        parent = other.get("parent")
+        for key in ("agent", "from_agent"):  # a shipped parent, or a parent run's start
+            if isinstance(parent, dict) and parent.get(key) == old:
+                parent[key] = new
     _write_manifest(data_dir, manifest)
     return entry
 
@@ -83,7 +87,9 @@ def ship_run(
     and record it in the manifest. Where ``name`` is already shipped, ``retire_as`` must
     name where that agent goes (`rename_shipped`); without it, FileExistsError and nothing
     changes. A run started from a file (``init_from``) whose SHA-256 is a shipped agent's
-    records that agent as its ``parent`` (name, sha256, generations, wall_s, env_steps)."""
+    records that agent as its ``parent`` (name, sha256, generations, wall_s, env_steps);
+    one started from a file in another run's folder (its agent.npz, best.npz or a
+    snapshot) records that run instead (`_run_parent`)."""
     run, data_dir = Path(run_dir), Path(data_dir)
     _check_name(name)
     agent = run / "agent.npz"
@@ -136,6 +142,10 @@ def ship_run(
             cost = {k: e[k] for k in ("generations", "wall_s", "env_steps") if k in e}
             entry["parent"] = {"agent": other, "sha256": init_sha, **cost}
             break
+    else:
+        parent_run = _run_parent(meta["config"].get("init_from", ""), manifest["agents"])
+        if parent_run:
+            entry["parent"] = parent_run
     manifest["agents"][name] = entry
     _write_manifest(data_dir, manifest)
     return entry
@@ -153,6 +163,45 @@ def _init_sha(init_from: str) -> str | None:
         return None
     found = [p for p in (Path(init_from), DATA_DIR.parent / init_from) if p.is_file()]
     return file_sha256(found[0]) if found else None
+
+
+def _run_parent(init_from: str, agents: dict) -> dict | None:
+    """``init_from`` as a file in a training run's folder (``<run>/agent.npz``,
+    ``best.npz`` or ``snapshots/gen_G.npz``, a run that may never have been shipped): the
+    parent record ``{"run", "file", "sha256", "generations", "wall_s", "env_steps",
+    "cpu_hours"}``, its cost counted from the run's log up to the file's generation
+    (wall-clock times each row's threads), plus ``from_agent`` where that run itself
+    started from a shipped agent. None when the file is gone or not in a run folder."""
+    found = [p for p in (Path(init_from), DATA_DIR.parent / init_from) if p.is_file()]
+    if not init_from or not found:
+        return None
+    file = found[0]
+    run = file.parent.parent if file.parent.name == "snapshots" else file.parent
+    if not ((run / "config.json").is_file() and (run / "log.jsonl").is_file()):
+        return None
+    _, _, meta = load_agent(file)
+    gen = int(meta.get("generation", meta.get("generations", 0)))
+    cfg = json.loads((run / "config.json").read_text())
+    rows = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines() if x]
+    rows = [r for r in rows if r["gen"] <= gen]
+    cpu_s, wall = 0.0, 0.0
+    for r in rows:
+        cpu_s += (r["wall_s"] - wall) * r.get("threads", cfg.get("threads", 1))
+        wall = r["wall_s"]
+    parent = {
+        "run": run.name,
+        "file": init_from,
+        "sha256": file_sha256(file),
+        "generations": gen,
+        "wall_s": rows[-1]["wall_s"] if rows else 0.0,
+        "env_steps": rows[-1].get("env_steps", 0) if rows else 0,
+        "cpu_hours": cpu_s / 3600,
+    }
+    start = _init_sha(cfg.get("init_from", ""))
+    named = [n for n, e in agents.items() if start and e["sha256"] == start]
+    if named:
+        parent["from_agent"] = named[0]
+    return parent
 
 
 def _write_manifest(data_dir: Path, manifest: dict) -> None:

@@ -33,29 +33,47 @@ def _method(row: dict) -> str:
     return name + " with CSA" * csa
 
 
+def _start_words(init_from: str) -> str:
+    """'fnn.npz' (a shipped agent), 'recipe_csa_seed0' (a run's agent.npz or best.npz),
+    "sepcma_scratch_seed13's generation 8,000" (a run's snapshot, taken mid-run)."""
+    src = PurePath(init_from)
+    if src.parent.name == "snapshots" and src.stem.startswith("gen_"):
+        return f"{src.parent.parent.name}'s generation {int(src.stem[4:]):,}"
+    return src.name if src.parent.name in ("agents", "") else src.parent.name
+
+
+def _stds_words(init_stds_from: str) -> str:
+    """ "an_sepcma_ft3_seed11's final stdevs" (a run folder or its sampling_state.npz),
+    "sepcma_scratch_seed13's stdevs at generation 8,652" (one written mid-run by
+    ``python -m anpolicy sampling-state``, named by its generation)."""
+    src = PurePath(init_stds_from)
+    if src.suffix != ".npz":
+        return f"{src.name}'s final stdevs"
+    if src.stem.startswith("sampling_state_gen") and src.stem[18:].isdigit():
+        return f"{src.parent.name}'s stdevs at generation {int(src.stem[18:]):,}"
+    return f"{src.parent.name}'s final stdevs"
+
+
 def arm_label(row: dict) -> str:
     """'IPOP-CMA-ES (ipop_seed0, seed 0)', 'CMA-ES with CSA (recipe_csa_seed0, seed 0)',
     'PGPE on the FNN from fnn.npz (fnn_finetune_seed1, seed 1)', 'PGPE from recipe_csa_seed0,
     trained shuffled at reset, population 256 × 32 rollouts (an_finetune_seed1, seed 1)',
     ...; the population and rollouts are named where they differ from the authors' 256 × 16,
-    CMA-ES's sigma0 where it differs from their 0.1, and the run whose final stdevs a run
-    started with (``init_stds_from``)."""
+    CMA-ES's sigma0 where it differs from their 0.1, and the run whose stdevs a run
+    started with (``init_stds_from``); a start or stdevs taken mid-run name the generation."""
     name = _method(row)
     if row.get("policy") == "fnn":
         name += " on the FNN"
     if row.get("init_from"):
-        src = PurePath(row["init_from"])  # a run's own agent.npz is named by its run
-        name += f" from {src.name if src.parent.name in ('agents', '') else src.parent.name}"
+        name += f" from {_start_words(row['init_from'])}"
     shuffle = row.get("train_shuffle", "none")
     if shuffle != "none":
         name += ", trained shuffled at reset" if shuffle == "reset" else f", trained with {shuffle}"
     if row.get("upright_starts", 0.0) > 0:
         name += f", {row['upright_starts']:.0%} of training episodes starting upright"
     sigma0 = row.get("sigma0", TANG_HA_TRAINING["sigma0"])
-    if row.get("init_stds_from"):  # a run folder or its sampling_state.npz: sigma0 is
-        src = PurePath(row["init_stds_from"])  # then bookkeeping, the stdevs are that run's
-        name += f", sampling with {src.parent.name if src.suffix == '.npz' else src.name}'s "
-        name += "final stdevs"
+    if row.get("init_stds_from"):  # sigma0 is then bookkeeping: the stdevs are that run's
+        name += f", sampling with {_stds_words(row['init_stds_from'])}"
     elif row["optimizer"] in ("cma", "sepcma", "ipop") and sigma0 != TANG_HA_TRAINING["sigma0"]:
         name += f", σ0 = {sigma0:g}"
     authors = (TANG_HA_TRAINING["popsize"], TANG_HA_TRAINING["rollouts"])

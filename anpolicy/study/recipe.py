@@ -221,34 +221,42 @@ def against_target(s: dict, target: float) -> str:
     return "below" if hi < target else ("above" if lo > target else "consistent with")
 
 
-def shipped_arms(manifest: dict, names) -> list[dict]:
+def shipped_arms(manifest: dict, names, data_dir=None) -> list[dict]:
     """The other training arms, from the shipped agents' manifest entries (`read_manifest`):
     one dict per name with ``label`` (name, optimizer in words, parent), ``test`` (mean,
     ci95, n of its shipped test) and ``cpu_hours`` (its log's CPU-hours plus those of every
-    ancestor it was started from, parent by parent through the manifest: what the agent cost
-    in all). Names missing from the manifest are skipped."""
-    from anpolicy.store.data import load_log
+    ancestor it was started from, parent by parent through the manifest, a parent run that
+    was never shipped by its hours up to the fork: what the agent cost in all). Names
+    missing from the manifest are skipped. ``data_dir``: where the logs are (default the
+    project's ``data/``)."""
+    from anpolicy.store.data import DATA_DIR, load_log
     from anpolicy.study.arms import NAMES
 
     def hours(name):
-        return cpu_seconds(load_log(name), manifest[name]["config"].get("threads", 1)) / 3600
+        log = load_log(name, data_dir or DATA_DIR)
+        return cpu_seconds(log, manifest[name]["config"].get("threads", 1)) / 3600
 
     def lineage_hours(name, seen=()):
         if name not in manifest or name in seen:  # an unshipped start, or a cycle
             return 0.0
-        parent = manifest[name].get("parent", {}).get("agent")
-        return hours(name) + lineage_hours(parent, (*seen, name))
+        parent = manifest[name].get("parent", {})
+        if "run" in parent:  # a fork of a run never shipped: its hours up to the fork
+            up = parent.get("cpu_hours", 0.0)
+            return hours(name) + up + lineage_hours(parent.get("from_agent"), (*seen, name))
+        return hours(name) + lineage_hours(parent.get("agent"), (*seen, name))
 
     arms = []
     for name in names:
         e = manifest.get(name)
         if e is None:
             continue
-        parent = e.get("parent", {}).get("agent")
+        parent = e.get("parent", {})
         total = lineage_hours(name)
-        how = NAMES.get(e["optimizer"], e["optimizer"]) + (
-            f", continued from {parent}" if parent else ""
-        )
+        how = NAMES.get(e["optimizer"], e["optimizer"])
+        if "run" in parent:
+            how += f", continued from {parent['run']}'s generation {parent['generations']:,}"
+        elif parent.get("agent"):
+            how += f", continued from {parent['agent']}"
         arms.append({"label": f"{name} ({how})", "test": e["test"], "cpu_hours": total})
     return arms
 
