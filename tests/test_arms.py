@@ -151,7 +151,7 @@ def test_the_summary_names_the_best_finished_attention_neuron_arm_and_the_unfini
     assert arms.arms_summary([_row()], 471).startswith("No Attention Neuron arm has finished")
 
 
-def test_the_arms_figure_draws_each_run_to_its_last_logged_episode():
+def test_the_arms_figure_draws_each_run_to_its_last_logged_episode_in_its_groups_row():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -159,18 +159,26 @@ def test_the_arms_figure_draws_each_run_to_its_last_logged_episode():
     from anpolicy.study import recipe
 
     runs = ["data/runs/ipop_seed0", "data/runs/fnn_finetune_seed1", "data/runs/no_such_run"]
+    runs.append("data/runs/an_sepcma_ft_seed4")
     fig = arms_figure(runs, 57.344e6, 471)
-    ax_val, ax_sigma = fig.axes
-    labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels == [
-        "IPOP-CMA-ES (ipop_seed0, seed 0)",
+    rows = fig.subfigs  # one per non-empty group, in ARM_GROUPS' order
+    titles = [sub.axes[0].get_title(loc="left") for sub in rows]
+    assert titles == [
+        "Attention Neuron from x0 = 0",
+        "Attention Neuron continued from another agent (its own episodes only)",
+        "FNN (validated unshuffled)",
+    ]
+    legends = [[t.get_text() for t in sub.legends[0].get_texts()] for sub in rows]
+    assert legends[0] == ["IPOP-CMA-ES (ipop_seed0, seed 0)", "Tang & Ha's test score (471)"]
+    assert legends[1][0].endswith("(an_sepcma_ft_seed4, seed 4)")
+    assert legends[2] == [
         "PGPE on the FNN from fnn_565.npz, population 256 × 32 rollouts "
         "(fnn_finetune_seed1, seed 1)",
-        "Tang & Ha's test score (471)",
+        "Tang & Ha's test score (593)",  # the FNN's own, unshuffled
     ]  # a run folder without a log is left out
-    for run in runs[:2]:
+    for sub, run in zip(rows, [runs[0], runs[3], runs[1]], strict=True):
         want = recipe.summarize_run(run)["episodes_m"]
-        assert any(ln.get_xdata()[-1] == want for ln in ax_sigma.get_lines()), run
+        assert any(ln.get_xdata()[-1] == want for ln in sub.axes[1].get_lines()), run
     matplotlib.pyplot.close(fig)
 
 

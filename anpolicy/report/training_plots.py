@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from anpolicy.study import recipe
+from anpolicy.study.published import TANG_HA_2021
 
 
 def _draw_run(ax_val, ax_sigma, run: Path, color: str, label: str | None, ls: str = "-"):
@@ -72,35 +73,63 @@ def recipe_figure(
     return _frame(fig, ax_val, ax_sigma, budget_episodes, target)
 
 
+ARM_GROUPS = (  # (title, which summarize_run rows belong): one row of panels each
+    ("Attention Neuron from x0 = 0", lambda r: r["policy"] != "fnn" and not r["init_from"]),
+    (
+        "Attention Neuron continued from another agent (its own episodes only)",
+        lambda r: r["policy"] != "fnn" and bool(r["init_from"]),
+    ),
+    ("FNN (validated unshuffled)", lambda r: r["policy"] == "fnn"),
+)
+
+
 def arms_figure(run_dirs, budget_episodes: float, target: float):
-    """The arms under the authors' budget: each run's validation (mean, 95 % band) and
-    step size (CMA-ES: sigma; PGPE: its mean per-parameter stdev) against the run's own
-    training episodes (millions; a run started from another agent does not count its
-    parent's), one colour per run, labelled by `anpolicy.study.arms.arm_label`; the budget
-    and Tang & Ha's test score marked as in `recipe_figure`. Returns the figure."""
+    """The arms under the authors' budget, one row of panels per group (`ARM_GROUPS`:
+    from x0 = 0; continued from another agent; the FNN), empty groups left out: each run's
+    validation (mean, 95 % band) and step size (CMA-ES: sigma; PGPE: its mean per-parameter
+    stdev) against the run's own training episodes (millions; a run started from another
+    agent does not count its parent's), one colour per run, labelled by
+    `anpolicy.study.arms.arm_label` in the row's legend, in the given order; the budget and
+    Tang & Ha's test score (``target``, the Attention Neuron's; the FNN row: their FNN's,
+    unshuffled) marked as in `recipe_figure`. Returns the figure."""
     from anpolicy.study.arms import arm_label
 
-    runs = list(enumerate(_existing(run_dirs)))
-    # the legend below the panels, one arm per entry, long labels wrapped: 0.16 in a line
-    arm_labels = {k: textwrap.fill(arm_label(recipe.summarize_run(run)), 125) for k, run in runs}
-    height = 3.6 + 0.16 * (sum(t.count("\n") + 1 for t in arm_labels.values()) + 1)
-    fig, (ax_val, ax_sigma) = plt.subplots(1, 2, figsize=(9.5, height), constrained_layout=True)
-    colours = plt.get_cmap("tab20").colors if len(runs) > 10 else [f"C{k}" for k in range(10)]
-    for k, run in reversed(runs):  # the first run drawn last, on top (a continued copy of a
-        # run repeats its curve up to where the copy began)
-        _draw_run(ax_val, ax_sigma, run, colours[k % len(colours)], arm_labels[k])
-    _frame(fig, ax_val, ax_sigma, budget_episodes, target)
-    handles, labels = ax_val.get_legend_handles_labels()
-    ax_val.get_legend().remove()
-    order = [*range(len(runs) - 1, -1, -1), len(runs)]  # runs in the given order, then target
-    fig.legend(
-        [handles[i] for i in order],
-        [labels[i] for i in order],
-        loc="outside lower center",
-        ncol=1,
-        fontsize=8,
-    )
-    ax_sigma.set_ylabel("step size (CMA-ES σ; PGPE: mean stdev)")
+    rows = [(run, recipe.summarize_run(run)) for run in _existing(run_dirs)]
+    groups = [(t, [(run, r) for run, r in rows if keep(r)]) for t, keep in ARM_GROUPS]
+    groups = [(t, members) for t, members in groups if members]
+    # each row: panels 2.8 in, its legend below, long labels wrapped: 0.16 in a line
+    labels = {run: textwrap.fill(arm_label(r), 125) for run, r in rows}
+    legend_in = [0.16 * (sum(labels[run].count("\n") + 1 for run, _ in m) + 2) for _, m in groups]
+    heights = [3.1 + h for h in legend_in]
+    fig = plt.figure(figsize=(9.5, max(sum(heights), 1.0)), layout="constrained")
+    subfigs = np.atleast_1d(fig.subfigures(max(len(groups), 1), 1, height_ratios=heights or None))
+    for sub, (title, members) in zip(subfigs, groups, strict=False):
+        ax_val, ax_sigma = sub.subplots(1, 2)
+        palette = plt.get_cmap("tab20").colors if len(members) > 10 else None
+        for k in range(len(members) - 1, -1, -1):  # the first drawn last, on top (a
+            run = members[k][0]  # continued copy of a run repeats its curve up to its start)
+            colour = palette[k % 20] if palette else f"C{k}"
+            _draw_run(ax_val, ax_sigma, run, colour, labels[run])
+        fnn = title.startswith("FNN")  # its own published score: unshuffled, 593
+        _frame(
+            sub,
+            ax_val,
+            ax_sigma,
+            budget_episodes,
+            TANG_HA_2021["fnn"]["none"][0] if fnn else target,
+        )
+        ax_val.set_title(title, fontsize=10, loc="left")
+        ax_sigma.set_ylabel("step size (σ; PGPE: mean stdev)")
+        handles, names = ax_val.get_legend_handles_labels()
+        ax_val.get_legend().remove()
+        order = [*range(len(members) - 1, -1, -1), len(members)]  # given order, then target
+        sub.legend(
+            [handles[i] for i in order],
+            [names[i] for i in order],
+            loc="outside lower center",
+            ncol=1,
+            fontsize=8,
+        )
     return fig
 
 
