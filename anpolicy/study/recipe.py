@@ -18,6 +18,7 @@ import numpy as np
 
 from anpolicy.stats import Z95, format_ci
 from anpolicy.store.data import cpu_seconds, file_sha256, read_manifest
+from anpolicy.study.published import TANG_HA_TRAINING
 
 CHECKPOINTS = (500, 1000, 2000, 5000)  # generations at which validation is reported
 
@@ -63,7 +64,7 @@ def summarize_run(run_dir) -> dict:
         "policy": cfg.get("policy", "attention_neuron"),
         "init_from": cfg.get("init_from", ""),
         "init_stds_from": cfg.get("init_stds_from", ""),
-        "sigma0": cfg.get("sigma0", 0.1),
+        "sigma0": cfg.get("sigma0", TANG_HA_TRAINING["sigma0"]),  # (every config has it)
         "train_shuffle": cfg.get("train_shuffle", "none"),
         "upright_starts": cfg.get("upright_starts", 0.0),
         "step_rule": cfg.get("cma_step_rule", "pycma"),
