@@ -187,3 +187,17 @@ def large_sample_sentence(agent: str, large: dict, seed: int, shipped: dict) -> 
         f"MLP ({EVOJAX_PGPE_MLP}); its manifest test, {format_ci(test, '.1f')} on "
         f"{test['n']:,} episodes, is one sample (±{half:.0f})."
     )
+
+
+def standing_sentence(name: str, entry: dict, target: float) -> str:
+    """Where a shipped agent's manifest test (``entry["test"]``: mean, ci95, n) stands
+    against ``target`` (Tang & Ha's shuffled test score), in one sentence naming the test's
+    protocol; 'below' only when the whole 95 % CI is below it."""
+    from anpolicy.study.recipe import against_target
+
+    t = entry["test"]
+    where = against_target(t, target)
+    return (
+        f"Our Attention Neuron (`{name}`) tests at {t['mean']:.0f} [{t['ci95'][0]:.0f}, "
+        f"{t['ci95'][1]:.0f}] ({entry['test_protocol']}), {where} Tang & Ha's {target:.0f}."
+    )
