@@ -61,3 +61,24 @@ def test_committed_run_checkpoints_load(run):
     st = load_checkpoint(path)
     assert type(st["optimizer"]).__module__ == "anpolicy.training.es"
     assert isinstance(st["gen"], int) and st["gen"] > 0
+
+
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        (b"\x80\x04\x95", "corrupt or truncated"),  # a pickle cut short
+        (b"garbage\n", "corrupt or truncated"),
+        (bytes(range(7, 107)), "corrupt or truncated"),
+        (pickle.dumps([1, 2]), "not a training checkpoint"),
+        (pickle.dumps({"gen": 3}), "it lacks"),
+    ],
+    ids=["truncated", "text", "noise", "a list", "keys missing"],
+)
+def test_a_bad_checkpoint_is_one_clear_error_from_the_cli_too(tmp_path, content, needle):
+    from anpolicy.__main__ import main
+    from anpolicy.store.weights import CheckpointError
+
+    (tmp_path / "checkpoint.pkl").write_bytes(content)
+    with pytest.raises(CheckpointError, match=needle):
+        load_checkpoint(tmp_path / "checkpoint.pkl")
+    assert main(["sampling-state", str(tmp_path)]) == 2  # a user error, not an internal one

@@ -75,9 +75,26 @@ def loads_checkpoint(data: bytes):
     return _Unpickler(io.BytesIO(data)).load()
 
 
-def load_checkpoint(path):
-    """Read a ``checkpoint.pkl`` (see `loads_checkpoint`)."""
-    return loads_checkpoint(Path(path).read_bytes())
+ES_CHECKPOINT_KEYS = ("config", "optimizer", "gen")  # the evolution-strategy trainer's
+
+
+def load_checkpoint(path, keys=ES_CHECKPOINT_KEYS):
+    """Read a ``checkpoint.pkl`` (see `loads_checkpoint`) that holds ``keys`` (the ES
+    trainer's by default). CheckpointError (one line naming the file) when it is
+    truncated, corrupt, or not such a checkpoint."""
+    from anpolicy.store.weights import CheckpointError
+
+    try:
+        state = loads_checkpoint(Path(path).read_bytes())
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as e:
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (corrupt or truncated: {e})"
+        ) from e
+    except (AttributeError, ImportError) as e:  # a class this code does not have
+        raise CheckpointError(f"{path}: written by incompatible code ({e})") from e
+    if not isinstance(state, dict) or not all(k in state for k in keys):
+        raise CheckpointError(f"{path}: not a training checkpoint (it lacks {list(keys)})")
+    return state
 
 
 def save_checkpoint(path, state) -> Path:

@@ -141,7 +141,7 @@ def apg(cfg: APGConfig, resume: bool = False, progress: bool = True) -> Path:
     if resume:
         if not ckpt.exists():
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
-        st = load_checkpoint(ckpt)
+        st = load_checkpoint(ckpt, keys=("iter", "params", "opt"))
         model.load_flat(st["params"][None])
         opt.load_state_dict(st["opt"])
         # keep only log lines up to the checkpoint: the rest is redone
