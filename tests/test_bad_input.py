@@ -97,6 +97,7 @@ CLI_CASES = {
     "train popsize 0": (["train", "--popsize", "0"], "--popsize"),
     "train rollouts negative": (["train", "--rollouts", "-4"], "--rollouts"),
     "train threads negative": (["train", "--threads", "-1"], "--threads"),
+    "train threads 0": (["train", "--threads", "0"], "--threads"),  # evaluate's default only
     "train upright-starts above 1": (["train", "--upright-starts", "2"], "--upright-starts"),
     "train sigma0 inf": (["train", "--sigma0", "inf"], "--sigma0"),
     "distill beta0 above 1": (["distill", "--beta0", "1.5"], "--beta0"),

@@ -191,8 +191,9 @@ def _config_from_args(config_class, args):
     for f in _config_fields(config_class):
         problem = value_problem(f, given[f.name]) if f.name in given else None
         _require(problem is None, "--" + f.name.replace("_", "-"), str(problem))
-    if "threads" in given:
-        _check_threads(given["threads"])
+    if "threads" in given:  # evaluate's 0 (torch's default) has no meaning here: the log
+        _check_threads(given["threads"])  # counts CPU time by the threads of each generation
+        _require(given["threads"] >= 1, "--threads", f"must be >= 1, got {given['threads']}")
     if getattr(args, "resume", False):
         saved = Path(given.get("run_dir", config_class.run_dir)) / "config.json"
         if not saved.exists():
