@@ -64,3 +64,13 @@ def test_renaming_the_runs_start_follows_it_in_the_forks_record(lineage):
     data = lineage[0]
     rename_shipped("root", "root_old", data)
     assert read_manifest(data)["agents"]["fork"]["parent"]["from_agent"] == "root_old"
+
+
+def test_shipping_an_unfinished_run_says_how_to_finish_it(lineage, tmp_path):
+    data, mid = lineage[0], lineage[1]
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    (unfinished / "checkpoint.pkl").write_bytes((mid / "checkpoint.pkl").read_bytes())
+    with pytest.raises(FileNotFoundError, match="has not finished.*--from-checkpoint"):
+        ship_run(unfinished, "u", data_dir=data)
+    assert "u" not in read_manifest(data)["agents"]

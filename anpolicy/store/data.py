@@ -93,6 +93,11 @@ def ship_run(
     run, data_dir = Path(run_dir), Path(data_dir)
     _check_name(name)
     agent = run / "agent.npz"
+    if not agent.is_file() and (run / "checkpoint.pkl").is_file():
+        raise FileNotFoundError(
+            f"{run} has not finished (no agent.npz, a checkpoint): finish it (resume it with "
+            "--minutes 1) or ship its last checkpoint with --from-checkpoint"
+        )
     _, _, meta = load_agent(agent)  # refuses a broken file
     init_sha = _init_sha(meta["config"].get("init_from", ""))  # before a retirement moves it
     manifest_path = data_dir / MANIFEST
