@@ -137,6 +137,8 @@ CLI_CASES = {
     "resume without a run": (["train", "--resume", "--run-dir", "/nonexistent/run"], "config"),
     "ship a missing run": (["ship", "/nonexistent/run", "--name", "x"], "/nonexistent/run"),
     "distill a missing teacher": (["distill", "--teacher", "/nonexistent.npz"], "nonexistent"),
+    "sampling-state of a missing run": (["sampling-state", "/nonexistent/run"], "/nonexistent"),
+    "sampling-state of a finished run": (["sampling-state", ROOT / "data/runs/ipop_seed0"], "no"),
 }
 
 
