@@ -198,6 +198,6 @@ def standing_sentence(name: str, entry: dict, target: float) -> str:
     t = entry["test"]
     where = against_target(t, target)
     return (
-        f"Our Attention Neuron (`{name}`) tests at {t['mean']:.0f} [{t['ci95'][0]:.0f}, "
+        f"Our Attention Neuron ({name}) tests at {t['mean']:.0f} [{t['ci95'][0]:.0f}, "
         f"{t['ci95'][1]:.0f}] ({entry['test_protocol']}), {where} Tang & Ha's {target:.0f}."
     )
