@@ -172,7 +172,10 @@ an_sepcma data/runs/an_sepcma_scratch13_ft_seed16 16 \
     --sigma0 0.1165 --rollouts 32 --minutes 150 || exit $?
 
 # Beside it, the same fork with another seed (the lineage's run paused with its
-# checkpoint to give it the core): is what the fork gains the set-up or its seed?
+# checkpoint to give it the core): is what the fork gains the set-up or its seed? The
+# set-up: the same curve as seed 16's; stopped at generation 1,216 (32 minutes) and
+# finished there, best validation 480.3, test 471.0 [452.9, 489.1]; the core went back to
+# sepcma_scratch_seed13
 an_sepcma data/runs/an_sepcma_scratch13_ft_seed17 17 \
     data/runs/sepcma_scratch_seed13/snapshots/gen_008000.npz \
     --init-stds-from data/runs/sepcma_scratch_seed13/sampling_state_gen008652.npz \
