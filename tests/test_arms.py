@@ -180,6 +180,9 @@ def test_the_arms_figure_draws_each_run_to_its_last_logged_episode_in_its_groups
         want = recipe.summarize_run(run)["episodes_m"]
         assert any(ln.get_xdata()[-1] == want for ln in sub.axes[1].get_lines()), run
     matplotlib.pyplot.close(fig)
+    empty = arms_figure(["data/runs/no_such_run"], 57.344e6, 471)
+    assert [t.get_text() for t in empty.texts] == ["No arm has a run folder yet."]
+    matplotlib.pyplot.close(empty)
 
 
 def test_the_validation_protocol_groups_runs_by_their_episodes_and_seed():

@@ -73,13 +73,18 @@ def recipe_figure(
     return _frame(fig, ax_val, ax_sigma, budget_episodes, target)
 
 
-ARM_GROUPS = (  # (title, which summarize_run rows belong): one row of panels each
-    ("Attention Neuron from x0 = 0", lambda r: r["policy"] != "fnn" and not r["init_from"]),
+ARM_GROUPS = (  # (title, which summarize_run rows belong, whose published score is marked)
+    (
+        "Attention Neuron from x0 = 0",
+        lambda r: r["policy"] != "fnn" and not r["init_from"],
+        "an",
+    ),
     (
         "Attention Neuron continued from another agent (its own episodes only)",
         lambda r: r["policy"] != "fnn" and bool(r["init_from"]),
+        "an",
     ),
-    ("FNN (validated unshuffled)", lambda r: r["policy"] == "fnn"),
+    ("FNN (validated unshuffled)", lambda r: r["policy"] == "fnn", "fnn"),
 )
 
 
@@ -95,29 +100,28 @@ def arms_figure(run_dirs, budget_episodes: float, target: float):
     from anpolicy.study.arms import arm_label
 
     rows = [(run, recipe.summarize_run(run)) for run in _existing(run_dirs)]
-    groups = [(t, [(run, r) for run, r in rows if keep(r)]) for t, keep in ARM_GROUPS]
-    groups = [(t, members) for t, members in groups if members]
-    # each row: panels 2.8 in, its legend below, long labels wrapped: 0.16 in a line
+    groups = [(t, [(run, r) for run, r in rows if keep(r)], who) for t, keep, who in ARM_GROUPS]
+    groups = [g for g in groups if g[1]]
+    # each row: panels 3.1 in, its legend below, long labels wrapped: 0.16 in a line
     labels = {run: textwrap.fill(arm_label(r), 125) for run, r in rows}
-    legend_in = [0.16 * (sum(labels[run].count("\n") + 1 for run, _ in m) + 2) for _, m in groups]
+    legend_in = [
+        0.16 * (sum(labels[run].count("\n") + 1 for run, _ in m) + 2) for _, m, _ in groups
+    ]
     heights = [3.1 + h for h in legend_in]
     fig = plt.figure(figsize=(9.5, max(sum(heights), 1.0)), layout="constrained")
-    subfigs = np.atleast_1d(fig.subfigures(max(len(groups), 1), 1, height_ratios=heights or None))
-    for sub, (title, members) in zip(subfigs, groups, strict=False):
+    if not groups:
+        fig.text(0.5, 0.5, "No arm has a run folder yet.", ha="center", va="center")
+        return fig
+    subfigs = np.atleast_1d(fig.subfigures(len(groups), 1, height_ratios=heights))
+    for sub, (title, members, who) in zip(subfigs, groups, strict=True):
         ax_val, ax_sigma = sub.subplots(1, 2)
         palette = plt.get_cmap("tab20").colors if len(members) > 10 else None
         for k in range(len(members) - 1, -1, -1):  # the first drawn last, on top (a
             run = members[k][0]  # continued copy of a run repeats its curve up to its start)
             colour = palette[k % 20] if palette else f"C{k}"
             _draw_run(ax_val, ax_sigma, run, colour, labels[run])
-        fnn = title.startswith("FNN")  # its own published score: unshuffled, 593
-        _frame(
-            sub,
-            ax_val,
-            ax_sigma,
-            budget_episodes,
-            TANG_HA_2021["fnn"]["none"][0] if fnn else target,
-        )
+        mark = TANG_HA_2021["fnn"]["none"][0] if who == "fnn" else target  # FNN: unshuffled
+        _frame(sub, ax_val, ax_sigma, budget_episodes, mark)
         ax_val.set_title(title, fontsize=10, loc="left")
         ax_sigma.set_ylabel("step size (σ; PGPE: mean stdev)")
         handles, names = ax_val.get_legend_handles_labels()
