@@ -203,15 +203,23 @@ def test_a_shipped_arm_costs_its_own_hours_and_every_ancestors():
     def own(name):
         return cpu_seconds(load_log(name), manifest[name]["config"].get("threads", 1)) / 3600
 
-    chain = ["attention_neuron"]  # the shipped agent, its parent, its parent's parent, ...
+    leaf = "attention_neuron_sepcma_ft2"  # fine-tuned three times from the CSA recipe's agent
+    chain = [leaf]  # the agent, its parent, its parent's parent, ...
     while manifest[chain[-1]].get("parent", {}).get("agent") in manifest:
         chain.append(manifest[chain[-1]]["parent"]["agent"])
-    assert len(chain) >= 3, chain  # fine-tuned twice: a grandparent to count
-    (arm,) = recipe.shipped_arms(manifest, ["attention_neuron"])
+    assert len(chain) >= 3, chain  # fine-tuned twice at least: a grandparent to count
+    (arm,) = recipe.shipped_arms(manifest, [leaf])
     assert arm["cpu_hours"] == pytest.approx(sum(own(n) for n in chain))
     assert arm["cpu_hours"] > own(chain[0]) + own(chain[1])
     # a parent that loops back is counted once
     root = chain[-1]
-    looped = {**manifest, root: {**manifest[root], "parent": {"agent": "attention_neuron"}}}
-    (arm,) = recipe.shipped_arms(looped, ["attention_neuron"])
+    looped = {**manifest, root: {**manifest[root], "parent": {"agent": leaf}}}
+    (arm,) = recipe.shipped_arms(looped, [leaf])
     assert arm["cpu_hours"] == pytest.approx(sum(own(n) for n in chain))
+    # a fork of a run never shipped counts that run's hours up to the fork
+    run_parent = manifest["attention_neuron"].get("parent", {})
+    if "run" in run_parent:
+        (arm,) = recipe.shipped_arms(manifest, ["attention_neuron"])
+        want = own("attention_neuron") + run_parent["cpu_hours"]
+        assert arm["cpu_hours"] == pytest.approx(want) and run_parent["cpu_hours"] > 1
+        assert f"continued from {run_parent['run']}'s generation" in arm["label"]
