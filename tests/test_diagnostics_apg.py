@@ -171,7 +171,10 @@ def test_balance_gap_words_states_the_gap_or_why_not_measured():
     words = balance_gap_words(ours, theirs)
     assert "earns 850 against our 700" in words and "80% of them (ours: 80%)" in words
     assert words.endswith("The gap to the paper is in keeping the balanced pole up.")
-    assert "do not separate" in balance_gap_words(theirs, ours)
+    assert balance_gap_words(theirs, ours).endswith("less often than Tang & Ha's agent.")
+    # ours falls more, but earns as much when the episode lasts: the falls are won back
+    even = summary([850] * 8, [2, 2, 1, 2, 2, 1, 2, 2])
+    assert balance_gap_words(even, theirs).endswith("in the episodes without one.")
     close = summary([850] * 8, [2, 1, 2, 1, 2, 1, 2, 2])  # overlapping falls CIs
     assert "do not separate" in balance_gap_words(ours, close)
     # no episode of ours lasts without a fall: the sentence on those is left out
