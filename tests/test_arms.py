@@ -215,7 +215,8 @@ def test_the_large_sample_sentence_sets_many_episodes_against_the_manifest_test_
 def test_the_standing_sentence_follows_the_ci_not_the_mean():
     entry = {"test": {"mean": 460.0, "ci95": (443.0, 477.0), "n": 2000}, "test_protocol": "P"}
     assert arms.standing_sentence("a", entry, 471) == (
-        "Our Attention Neuron (a) tests at 460 [443, 477] (P), consistent with Tang & Ha's 471."
+        "Our Attention Neuron (a) tests at 460 [443, 477] on 2,000 episodes, consistent with "
+        "Tang & Ha's 471."
     )
     low = {**entry, "test": {"mean": 444.0, "ci95": (427.0, 461.0), "n": 2000}}
     assert ", below Tang & Ha's 471." in arms.standing_sentence("a", low, 471)

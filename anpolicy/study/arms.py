@@ -191,13 +191,13 @@ def large_sample_sentence(agent: str, large: dict, seed: int, shipped: dict) -> 
 
 def standing_sentence(name: str, entry: dict, target: float) -> str:
     """Where a shipped agent's manifest test (``entry["test"]``: mean, ci95, n) stands
-    against ``target`` (Tang & Ha's shuffled test score), in one sentence naming the test's
-    protocol; 'below' only when the whole 95 % CI is below it."""
+    against ``target`` (Tang & Ha's shuffled test score), in one short sentence; 'below'
+    only when the whole 95 % CI is below it."""
     from anpolicy.study.recipe import against_target
 
     t = entry["test"]
     where = against_target(t, target)
     return (
         f"Our Attention Neuron ({name}) tests at {t['mean']:.0f} [{t['ci95'][0]:.0f}, "
-        f"{t['ci95'][1]:.0f}] ({entry['test_protocol']}), {where} Tang & Ha's {target:.0f}."
+        f"{t['ci95'][1]:.0f}] on {t['n']:,} episodes, {where} Tang & Ha's {target:.0f}."
     )
