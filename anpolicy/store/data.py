@@ -142,13 +142,13 @@ def ship_run(
     }
     if snapshots:
         entry["snapshots"] = f"snapshots/{name}"
-    for other, e in manifest["agents"].items():
-        if init_sha and e.get("sha256") == init_sha:
-            cost = {k: e[k] for k in ("generations", "wall_s", "env_steps") if k in e}
-            entry["parent"] = {"agent": other, "sha256": init_sha, **cost}
-            break
-    else:
-        parent_run = _run_parent(meta["config"].get("init_from", ""), manifest["agents"])
+    parent = _shipped_with_sha(manifest["agents"], init_sha)
+    if parent:
+        e = manifest["agents"][parent]
+        cost = {k: e[k] for k in ("generations", "wall_s", "env_steps") if k in e}
+        entry["parent"] = {"agent": parent, "sha256": init_sha, **cost}
+    elif init_sha:
+        parent_run = _run_parent(meta["config"]["init_from"], init_sha, manifest["agents"])
         if parent_run:
             entry["parent"] = parent_run
     manifest["agents"][name] = entry
@@ -161,26 +161,36 @@ def _check_name(name: str) -> None:
         raise ValueError(f"bad agent name {name!r}: use letters, digits, '_', '-' and '.'")
 
 
+def _start_file(init_from: str) -> Path | None:
+    """A run's starting file (``init_from`` as its config gives it, relative to the working
+    folder or the repository); None for x0 = 0 or a file no longer there."""
+    found = [p for p in (Path(init_from), DATA_DIR.parent / init_from) if p.is_file()]
+    return found[0] if init_from and found else None
+
+
 def _init_sha(init_from: str) -> str | None:
-    """SHA-256 of a run's starting file (``init_from`` as its config gives it, relative to
-    the working folder or the repository); None for x0 = 0 or a file no longer there."""
-    if not init_from:
-        return None
-    found = [p for p in (Path(init_from), DATA_DIR.parent / init_from) if p.is_file()]
-    return file_sha256(found[0]) if found else None
+    """SHA-256 of a run's starting file (`_start_file`); None where there is none."""
+    file = _start_file(init_from)
+    return file_sha256(file) if file else None
 
 
-def _run_parent(init_from: str, agents: dict) -> dict | None:
-    """``init_from`` as a file in a training run's folder (``<run>/agent.npz``,
-    ``best.npz`` or ``snapshots/gen_G.npz``, a run that may never have been shipped): the
-    parent record ``{"run", "file", "sha256", "generations", "wall_s", "env_steps",
-    "cpu_hours"}``, its cost counted from the run's log up to the file's generation
-    (wall-clock times each row's threads), plus ``from_agent`` where that run itself
-    started from a shipped agent. None when the file is gone or not in a run folder."""
-    found = [p for p in (Path(init_from), DATA_DIR.parent / init_from) if p.is_file()]
-    if not init_from or not found:
+def _shipped_with_sha(agents: dict, sha: str | None) -> str | None:
+    """The name of the shipped agent whose file has SHA-256 ``sha`` (None: none)."""
+    return next((n for n, e in agents.items() if sha and e.get("sha256") == sha), None)
+
+
+def _run_parent(init_from: str, init_sha: str, agents: dict) -> dict | None:
+    """``init_from`` (SHA-256 ``init_sha``) as a file in a training run's folder
+    (``<run>/agent.npz``, ``best.npz`` or ``snapshots/gen_G.npz``, a run that may never
+    have been shipped): the parent record ``{"run", "file", "sha256", "generations",
+    "wall_s", "env_steps", "cpu_hours"}``, its cost counted from the run's log up to the
+    file's generation (`cpu_seconds`), plus ``from_agent`` where that run itself started
+    from a shipped agent. None when the file is gone or not in a run folder."""
+    import numpy as np
+
+    file = _start_file(init_from)
+    if file is None:
         return None
-    file = found[0]
     run = file.parent.parent if file.parent.name == "snapshots" else file.parent
     if not ((run / "config.json").is_file() and (run / "log.jsonl").is_file()):
         return None
@@ -189,23 +199,22 @@ def _run_parent(init_from: str, agents: dict) -> dict | None:
     cfg = json.loads((run / "config.json").read_text())
     rows = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines() if x]
     rows = [r for r in rows if r["gen"] <= gen]
-    cpu_s, wall = 0.0, 0.0
-    for r in rows:
-        cpu_s += (r["wall_s"] - wall) * r.get("threads", cfg.get("threads", 1))
-        wall = r["wall_s"]
+    log = {
+        "wall_s": np.array([r["wall_s"] for r in rows], dtype=np.float64),
+        "threads": np.array([r.get("threads", np.nan) for r in rows], dtype=np.float64),
+    }
     parent = {
         "run": run.name,
         "file": init_from,
-        "sha256": file_sha256(file),
+        "sha256": init_sha,
         "generations": gen,
         "wall_s": rows[-1]["wall_s"] if rows else 0.0,
         "env_steps": rows[-1].get("env_steps", 0) if rows else 0,
-        "cpu_hours": cpu_s / 3600,
+        "cpu_hours": cpu_seconds(log, default_threads=cfg.get("threads", 1)) / 3600,
     }
-    start = _init_sha(cfg.get("init_from", ""))
-    named = [n for n, e in agents.items() if start and e["sha256"] == start]
-    if named:
-        parent["from_agent"] = named[0]
+    start = _shipped_with_sha(agents, _init_sha(cfg.get("init_from", "")))
+    if start:
+        parent["from_agent"] = start
     return parent
 
 
