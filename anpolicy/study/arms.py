@@ -36,9 +36,12 @@ def _method(row: dict) -> str:
 def _start_words(init_from: str) -> str:
     """'fnn.npz' (a shipped agent), 'recipe_csa_seed0' (a run's agent.npz or best.npz),
     "sepcma_scratch_seed13's generation 8,000" (a run's snapshot, taken mid-run)."""
+    from anpolicy.training.run_files import SNAPSHOT_DIR, generation_in_name
+
     src = PurePath(init_from)
-    if src.parent.name == "snapshots" and src.stem.startswith("gen_"):
-        return f"{src.parent.parent.name}'s generation {int(src.stem[4:]):,}"
+    gen = generation_in_name(src)
+    if src.parent.name == SNAPSHOT_DIR and gen is not None:
+        return f"{src.parent.parent.name}'s generation {gen:,}"
     return src.name if src.parent.name in ("agents", "") else src.parent.name
 
 
@@ -46,11 +49,13 @@ def _stds_words(init_stds_from: str) -> str:
     """ "an_sepcma_ft3_seed11's final stdevs" (a run folder or its sampling_state.npz),
     "sepcma_scratch_seed13's stdevs at generation 8,652" (one written mid-run by
     ``python -m anpolicy sampling-state``, named by its generation)."""
+    from anpolicy.training.run_files import SAMPLING_STATE_PREFIX, generation_in_name
+
     src = PurePath(init_stds_from)
     if src.suffix != ".npz":
         return f"{src.name}'s final stdevs"
-    if src.stem.startswith("sampling_state_gen") and src.stem[18:].isdigit():
-        return f"{src.parent.name}'s stdevs at generation {int(src.stem[18:]):,}"
+    if src.stem.startswith(SAMPLING_STATE_PREFIX) and generation_in_name(src) is not None:
+        return f"{src.parent.name}'s stdevs at generation {generation_in_name(src):,}"
     return f"{src.parent.name}'s final stdevs"
 
 
@@ -193,11 +198,11 @@ def standing_sentence(name: str, entry: dict, target: float) -> str:
     """Where a shipped agent's manifest test (``entry["test"]``: mean, ci95, n) stands
     against ``target`` (Tang & Ha's shuffled test score), in one short sentence; 'below'
     only when the whole 95 % CI is below it."""
+    from anpolicy.stats import format_ci
     from anpolicy.study.recipe import against_target
 
     t = entry["test"]
-    where = against_target(t, target)
     return (
-        f"Our Attention Neuron ({name}) tests at {t['mean']:.0f} [{t['ci95'][0]:.0f}, "
-        f"{t['ci95'][1]:.0f}] on {t['n']:,} episodes, {where} Tang & Ha's {target:.0f}."
+        f"Our Attention Neuron ({name}) tests at {format_ci(t)} on {t['n']:,} episodes, "
+        f"{against_target(t, target)} Tang & Ha's {target:.0f}."
     )

@@ -39,14 +39,27 @@ def code_version() -> str:
         return "unknown"
 
 
+SNAPSHOT_PREFIX, SAMPLING_STATE_PREFIX = "gen_", "sampling_state_gen"  # + GGGGGG.npz
+
+
+def generation_in_name(path) -> int | None:
+    """The generation a run file's name carries: a snapshot's (``gen_GGGGGG.npz``) or a
+    sampling state's written mid-run (``sampling_state_genGGGGGG.npz``); None otherwise."""
+    stem = Path(path).stem
+    for prefix in (SNAPSHOT_PREFIX, SAMPLING_STATE_PREFIX):
+        if stem.startswith(prefix) and stem[len(prefix) :].isdigit():
+            return int(stem[len(prefix) :])
+    return None
+
+
 def snapshot_path(run_dir, gen: int) -> Path:
-    return Path(run_dir) / SNAPSHOT_DIR / f"gen_{gen:06d}.npz"
+    return Path(run_dir) / SNAPSHOT_DIR / f"{SNAPSHOT_PREFIX}{gen:06d}.npz"
 
 
 def snapshot_generations(run_dir) -> list[int]:
     """Generations of the snapshots a run directory holds, ascending."""
     folder = Path(run_dir) / SNAPSHOT_DIR
-    return sorted(int(p.stem[4:]) for p in folder.glob("gen_*.npz"))
+    return sorted(generation_in_name(p) for p in folder.glob(f"{SNAPSHOT_PREFIX}*.npz"))
 
 
 def load_snapshots(run_dir) -> list[tuple[object, np.ndarray, dict]]:
@@ -93,7 +106,7 @@ def export_sampling_state(run_dir, out=None) -> tuple[Path, int]:
     optimizer, gen = st["optimizer"], int(st["gen"])
     if not hasattr(optimizer, "stds"):
         raise ValueError(f"{ckpt}: its optimizer ({type(optimizer).__name__}) keeps no stds")
-    path = Path(out) if out else Path(run_dir) / f"sampling_state_gen{gen:06d}.npz"
+    path = Path(out) if out else Path(run_dir) / f"{SAMPLING_STATE_PREFIX}{gen:06d}.npz"
     return save_sampling_state(path, optimizer, gen), gen
 
 
