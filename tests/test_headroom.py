@@ -62,6 +62,9 @@ def test_bad_input_is_refused_with_a_reason(fnn, starts):
         planning_headroom(an, np.zeros(an.n_params), starts)
     with pytest.raises(ValueError, match="shape"):
         planning_headroom(policy, params[:-1], starts)
+    wide = FNNPolicy(obs_dim=7)
+    with pytest.raises(ValueError, match="takes 7 inputs"):
+        planning_headroom(wide, np.zeros(wide.n_params), starts)
     with pytest.raises(ValueError, match="NaN"):
         planning_headroom(policy, np.full_like(params, np.nan), starts)
     with pytest.raises(ValueError, match=r"\(N, 4\)"):

@@ -42,6 +42,10 @@ def _fnn_layers(policy, params) -> list[tuple[torch.Tensor, torch.Tensor]]:
             f"planning_headroom plans around an FNN; got a {getattr(policy, 'kind', policy)!r} "
             "policy (an Attention Neuron's LSTM state is not supported)"
         )
+    if policy.obs_dim != physics.OBS_DIM:
+        raise ValueError(
+            f"this FNN takes {policy.obs_dim} inputs; the task observes {physics.OBS_DIM}"
+        )
     params = np.asarray(params, dtype=np.float64)
     if params.shape != (policy.n_params,):
         raise ValueError(
