@@ -7,7 +7,8 @@ chapter's measurement on both agents (`chapter_agents`, `chapter_results`,
 `reshuffle_studies`, `channel_studies`; re-exported by `chapters`), attention analysis
 (`attention`, `twin_rollout`, `attention_stats`), open-loop streams and invariance
 properties (`stream_runs`, `invariance`; re-exported by `streams`), baselines
-(`baselines`), diagnostics (`diagnostics`), how an agent learns (`learning_curves`,
+(`baselines`), per-start planning around an FNN (`headroom`), diagnostics
+(`diagnostics`), how an agent learns (`learning_curves`,
 `learning_answers`; re-exported by `learning`), training runs summarised (`recipe`),
 what the explorer computes (`explorer_model`), chapter parameter checks
 (`chapter_params`), verdict thresholds, sentences from numbers and each chapter's
