@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import anpolicy as ap
 from anpolicy.sim import physics
@@ -55,6 +56,31 @@ def test_planning_finds_what_a_weakened_fnn_leaves(fnn, starts):
     np.testing.assert_array_equal(again["planned"], h["planned"])  # deterministic
 
 
+def test_restarts_search_other_ways_of_playing(fnn, starts):
+    policy, params = fnn
+    weak = params.copy()
+    weak[-17:] *= 0.3
+    one = planning_headroom(policy, weak, starts, horizon=150, iters=15)
+    more = planning_headroom(policy, weak, starts, horizon=150, iters=15, restarts=2, seed=3)
+    again = planning_headroom(policy, weak, starts, horizon=150, iters=15, restarts=2, seed=3)
+    np.testing.assert_array_equal(again["planned"], more["planned"])
+    # restart 0 is the search without restarts, so the best over all searches is no worse
+    assert (more["planned"] >= one["planned"]).all()
+
+
+def test_each_restart_runs_a_whole_search(fnn, starts, monkeypatch):
+    from anpolicy.study import headroom
+
+    calls, run = [], headroom._episode
+    monkeypatch.setattr(headroom, "_episode", lambda *a: calls.append(a[2].clone()) or run(*a))
+    planning_headroom(*fnn, starts, horizon=20, iters=3, restarts=2, seed=1)
+    # the FNN twice (whole episode, horizon), 3 searches of 3 steps, the planned episode
+    assert len(calls) == 2 + 3 * 3 + 1
+    firsts = [calls[2], calls[5], calls[8]]  # each search's first correction
+    assert not firsts[0].any() and firsts[1].abs().max() > 1 and firsts[2].abs().max() > 1
+    assert not torch.equal(firsts[1], firsts[2])
+
+
 def test_bad_input_is_refused_with_a_reason(fnn, starts):
     policy, params = fnn
     an = AttentionNeuronPolicy()
@@ -78,6 +104,8 @@ def test_bad_input_is_refused_with_a_reason(fnn, starts):
             planning_headroom(policy, params, starts, horizon=horizon)
     with pytest.raises(ValueError, match="iters"):
         planning_headroom(policy, params, starts, iters=-1)
+    with pytest.raises(ValueError, match="restarts"):
+        planning_headroom(policy, params, starts, restarts=-1)
     with pytest.raises(ValueError, match="lr"):
         planning_headroom(FNNPolicy(), params, starts, lr=0.0)
 

@@ -33,6 +33,8 @@ from anpolicy.sim.policy import FNNPolicy
 
 TRACK_MARGIN = 0.1  # m: the penalty keeps the cart this far inside the track's ends
 PENALTY = 100.0  # weight of the squared distance beyond that margin, per step
+RESTART_STEPS = 80  # a restart's random corrections cover the swing-up's first steps
+RESTART_SCALE = 3.0  # and are this large (pre-activation units): full force either way
 
 
 def _fnn_layers(policy, params) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -107,6 +109,8 @@ def planning_headroom(
     iters: int = 300,
     lr: float = 0.1,
     progress: bool | str = False,
+    restarts: int = 0,
+    seed: int = 0,
 ) -> dict:
     """Per-start planning around an FNN (see the module docstring).
 
@@ -116,13 +120,21 @@ def planning_headroom(
     (float64 policy), ``planned`` (N,) the best whole-episode return found (at least
     ``policy``), ``kept_policy`` and ``kept_planned`` (N,) bool: the episode lasted all
     ``physics.MAX_STEPS`` steps.
+
+    The search is local. ``restarts`` > 0 repeats it that many times from random
+    corrections (standard normal times ``RESTART_SCALE`` on the first ``RESTART_STEPS``
+    steps, drawn from ``seed``), which push the swing-up into other ways of playing; each
+    start keeps the best episode of all searches.
     """
     layers = _fnn_layers(policy, params)
     s0 = _check_starts(starts)
     if not 1 <= int(horizon) <= physics.MAX_STEPS:
         raise ValueError(f"horizon must be 1..{physics.MAX_STEPS} steps, got {horizon}")
-    if int(iters) < 0 or not lr > 0:
-        raise ValueError(f"iters must be >= 0 and lr > 0, got iters={iters}, lr={lr}")
+    if int(iters) < 0 or not lr > 0 or int(restarts) < 0:
+        raise ValueError(
+            f"iters and restarts must be >= 0 and lr > 0, got iters={iters}, "
+            f"restarts={restarts}, lr={lr}"
+        )
     n, horizon = s0.shape[0], int(horizon)
     none = torch.zeros(n, 0, dtype=torch.float64)
     with torch.no_grad():
@@ -132,21 +144,30 @@ def planning_headroom(
     # more over it than the FNN (or than nothing, where the FNN leaves the track)
     best = torch.where(base_on_h, base_r[:, :horizon].sum(1), torch.tensor(-np.inf))
     best_delta = torch.zeros(n, horizon, dtype=torch.float64)
-    delta = torch.zeros(n, horizon, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.Adam([delta], lr=lr)
+    gen = torch.Generator().manual_seed(int(seed))
     desc = progress if isinstance(progress, str) else "planning"
-    bar = tqdm(range(int(iters)), desc=desc, disable=not progress)
-    for _ in bar:
-        r, on, penalty = _episode(layers, s0, delta, horizon)
-        ret = r.sum(1)
-        with torch.no_grad():
-            better = on & (ret > best)
-            best = torch.where(better, ret, best)
-            best_delta[better] = delta[better]
-        loss = -ret.sum() + PENALTY * penalty
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    bar = tqdm(total=int(iters) * (int(restarts) + 1), desc=desc, disable=not progress)
+    for restart in range(int(restarts) + 1):
+        delta = torch.zeros(n, horizon, dtype=torch.float64)
+        if restart:
+            k = min(RESTART_STEPS, horizon)
+            noise = torch.randn(n, k, generator=gen, dtype=torch.float64)
+            delta[:, :k] = RESTART_SCALE * noise
+        delta.requires_grad_(True)
+        opt = torch.optim.Adam([delta], lr=lr)
+        for _ in range(int(iters)):
+            r, on, penalty = _episode(layers, s0, delta, horizon)
+            ret = r.sum(1)
+            with torch.no_grad():
+                better = on & (ret > best)
+                best = torch.where(better, ret, best)
+                best_delta[better] = delta[better]
+            loss = -ret.sum() + PENALTY * penalty
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            bar.update()
+    bar.close()
     with torch.no_grad():
         plan_r, plan_on, _ = _episode(layers, s0, best_delta, physics.MAX_STEPS)
     policy_ret, plan_ret = base_r.sum(1), plan_r.sum(1)
