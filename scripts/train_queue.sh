@@ -189,3 +189,14 @@ an_sepcma data/runs/an_sepcma_scratch13_ft_seed17 17 \
 run_arm data/runs/sepcma_scratch_seed15 --policy attention_neuron --optimizer sepcma \
     --cma-step-rule csa --seed 15 --sigma0 0.1 --popsize 256 --rollouts 16 \
     --generations 100000 --snapshot-every 100 --minutes 600 || exit $?
+
+# The shipped fork continued (2026-12-04): its validation still rose by about +4 per 1,000
+# generations when it stopped; the same set-up from its final centre, with its final
+# per-parameter stdevs and step size (0.17), 150 minutes
+an_sepcma data/runs/an_sepcma_ft16_cont_seed18 18 \
+    data/runs/an_sepcma_scratch13_ft_seed16/agent.npz \
+    --init-stds-from data/runs/an_sepcma_scratch13_ft_seed16 \
+    --sigma0 0.17 --rollouts 32 --minutes 150 || exit $?
+# (Stopped at generation 3,955, 99 minutes, and finished there: best validation 509.7,
+# test 486.7 [467.9, 505.5]; paired +11.7 [+7.7, +15.7] on seed 3000021; shipped as
+# attention_neuron, 2026-12-04)
