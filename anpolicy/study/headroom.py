@@ -12,8 +12,9 @@ FNN itself, so the search starts from the FNN's own episode. Adam maximises the 
 earned over the first ``horizon`` steps while the cart stays on the track, by gradients
 through the float64 dynamics. Because the FNN's feedback stays in the loop, the
 gradients stay useful over hundreds of steps of the swing-up; gradients through an
-open-loop action sequence do not (the uncontrolled swing-up is chaotic: a step of 1e-3 on
-every action of the FNN's own 300-step sequence already drops most episodes).
+open-loop action sequence do not (the uncontrolled swing-up is chaotic: 20 Adam steps of
+1e-3 on the FNN's own 300 actions left 120 of 128 test episodes without the pole balanced
+at step 300, and the search found nothing better).
 
 Each result is the whole 1000-step episode of an actual action sequence (the best
 corrections found, then the FNN alone), so ``planned`` is a lower bound on the best
