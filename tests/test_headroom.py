@@ -30,6 +30,15 @@ def fnn():
 
 
 @pytest.fixture(scope="module")
+def weak_fnn(fnn):
+    """The FNN with its output layer (16 weights and the bias) at 30 %: a timid pusher."""
+    policy, params = fnn
+    weak = params.copy()
+    weak[-17:] *= 0.3
+    return policy, weak
+
+
+@pytest.fixture(scope="module")
 def starts():
     return episode_randomness(SEED, N, ap.PermutationSchedule.none(), 5, physics.MAX_STEPS)[0]
 
@@ -44,10 +53,8 @@ def test_no_planning_is_the_fnn_itself_as_the_engines_run_it(fnn, starts):
     np.testing.assert_array_equal(h["planned"], h["policy"])
 
 
-def test_planning_finds_what_a_weakened_fnn_leaves(fnn, starts):
-    policy, params = fnn
-    weak = params.copy()
-    weak[-17:] *= 0.3  # output layer (16 weights and the bias) at 30 %: a timid pusher
+def test_planning_finds_what_a_weakened_fnn_leaves(weak_fnn, starts):
+    policy, weak = weak_fnn
     h = planning_headroom(policy, weak, starts, horizon=150, iters=30)
     gain = h["planned"] - h["policy"]
     assert (gain >= 0).all()
@@ -56,10 +63,8 @@ def test_planning_finds_what_a_weakened_fnn_leaves(fnn, starts):
     np.testing.assert_array_equal(again["planned"], h["planned"])  # deterministic
 
 
-def test_restarts_search_other_ways_of_playing(fnn, starts):
-    policy, params = fnn
-    weak = params.copy()
-    weak[-17:] *= 0.3
+def test_restarts_search_other_ways_of_playing(weak_fnn, starts):
+    policy, weak = weak_fnn
     one = planning_headroom(policy, weak, starts, horizon=150, iters=15)
     more = planning_headroom(policy, weak, starts, horizon=150, iters=15, restarts=2, seed=3)
     again = planning_headroom(policy, weak, starts, horizon=150, iters=15, restarts=2, seed=3)
@@ -74,9 +79,9 @@ def test_each_restart_runs_a_whole_search(fnn, starts, monkeypatch):
     calls, run = [], headroom._episode
     monkeypatch.setattr(headroom, "_episode", lambda *a: calls.append(a[2].clone()) or run(*a))
     planning_headroom(*fnn, starts, horizon=20, iters=3, restarts=2, seed=1)
-    # the FNN twice (whole episode, horizon), 3 searches of 3 steps, the planned episode
-    assert len(calls) == 2 + 3 * 3 + 1
-    firsts = [calls[2], calls[5], calls[8]]  # each search's first correction
+    # the FNN's own episode, 3 searches of 3 steps, the planned episode
+    assert len(calls) == 1 + 3 * 3 + 1
+    firsts = [calls[1], calls[4], calls[7]]  # each search's first correction
     assert not firsts[0].any() and firsts[1].abs().max() > 1 and firsts[2].abs().max() > 1
     assert not torch.equal(firsts[1], firsts[2])
 
@@ -88,6 +93,8 @@ def test_bad_input_is_refused_with_a_reason(fnn, starts):
         planning_headroom(an, np.zeros(an.n_params), starts)
     with pytest.raises(ValueError, match="shape"):
         planning_headroom(policy, params[:-1], starts)
+    with pytest.raises(ValueError, match="one FNN, got 2"):
+        planning_headroom(policy, np.stack([params, params]), starts)
     wide = FNNPolicy(obs_dim=7)
     with pytest.raises(ValueError, match="takes 7 inputs"):
         planning_headroom(wide, np.zeros(wide.n_params), starts)

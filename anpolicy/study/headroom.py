@@ -49,16 +49,12 @@ def _fnn_layers(policy, params) -> list[tuple[torch.Tensor, torch.Tensor]]:
         raise ValueError(
             f"this FNN takes {policy.obs_dim} inputs; the task observes {physics.OBS_DIM}"
         )
-    params = np.asarray(params, dtype=np.float64)
-    if params.shape != (policy.n_params,):
+    weights = policy.prepare(params)  # shape and NaN checks: `check_params`
+    if weights.population != 1:
         raise ValueError(
-            f"params must have shape ({policy.n_params},) for this FNN, got {params.shape}"
+            f"params must have shape ({policy.n_params},): one FNN, got {weights.population}"
         )
-    if not np.isfinite(params).all():
-        raise ValueError("params contain NaN or infinite values")
-    w = policy.unflatten(torch.as_tensor(params)[None])
-    names = [n[: -len(".weight")] for n, _ in policy.shapes if n.endswith(".weight")]
-    return [(w[f"{n}.weight"][0].double().T, w[f"{n}.bias"][0].double()) for n in names]
+    return [(w[0].double(), b[0, 0].double()) for w, b in zip(weights.ws, weights.bs, strict=True)]
 
 
 def _pre_activation(layers, obs: torch.Tensor) -> torch.Tensor:
@@ -75,10 +71,10 @@ def _episode(layers, s0: torch.Tensor, delta: torch.Tensor, steps: int):
     """Run the corrected FNN from starts ``s0`` (N, 4) for ``steps`` steps.
 
     ``delta`` (N, H) corrects the first H steps. Returns ``rewards`` (N, steps) (0 once
-    the cart has left the track), ``on`` (N,) bool (still on the track) and the track
-    penalty (a scalar tensor)."""
+    the cart has left the track), ``on`` (N, steps) bool (still on the track after each
+    step) and the track penalty (a scalar tensor)."""
     s, on = s0, torch.ones(s0.shape[0], dtype=torch.bool)
-    rewards, penalty = [], torch.zeros((), dtype=torch.float64)
+    rewards, alive, penalty = [], [], torch.zeros((), dtype=torch.float64)
     limit = physics.X_THRESHOLD - TRACK_MARGIN
     for t in range(steps):
         z = _pre_activation(layers, physics.observation(s))
@@ -86,9 +82,10 @@ def _episode(layers, s0: torch.Tensor, delta: torch.Tensor, steps: int):
             z = z + delta[:, t]
         s = physics.dynamics_step(s, physics.FORCE_MAG * torch.tanh(z))
         on = on & ~physics.out_of_track(s)
+        alive.append(on)
         rewards.append(physics.reward(s) * on)
         penalty = penalty + (torch.relu(s[:, 0].abs() - limit) ** 2).sum()
-    return torch.stack(rewards, 1), on, penalty
+    return torch.stack(rewards, 1), torch.stack(alive, 1), penalty
 
 
 def _check_starts(starts) -> torch.Tensor:
@@ -139,8 +136,8 @@ def planning_headroom(
     n, horizon = s0.shape[0], int(horizon)
     none = torch.zeros(n, 0, dtype=torch.float64)
     with torch.no_grad():
-        base_r, base_on, _ = _episode(layers, s0, none, physics.MAX_STEPS)
-        _, base_on_h, _ = _episode(layers, s0, none, horizon)
+        base_r, base_alive, _ = _episode(layers, s0, none, physics.MAX_STEPS)
+    base_on, base_on_h = base_alive[:, -1], base_alive[:, horizon - 1]
     # a correction counts when it keeps the cart on the track for the horizon and earns
     # more over it than the FNN (or than nothing, where the FNN leaves the track)
     best = torch.where(base_on_h, base_r[:, :horizon].sum(1), torch.tensor(-np.inf))
@@ -157,8 +154,8 @@ def planning_headroom(
         delta.requires_grad_(True)
         opt = torch.optim.Adam([delta], lr=lr)
         for _ in range(int(iters)):
-            r, on, penalty = _episode(layers, s0, delta, horizon)
-            ret = r.sum(1)
+            r, alive, penalty = _episode(layers, s0, delta, horizon)
+            ret, on = r.sum(1), alive[:, -1]
             with torch.no_grad():
                 better = on & (ret > best)
                 best = torch.where(better, ret, best)
@@ -170,8 +167,8 @@ def planning_headroom(
             bar.update()
     bar.close()
     with torch.no_grad():
-        plan_r, plan_on, _ = _episode(layers, s0, best_delta, physics.MAX_STEPS)
-    policy_ret, plan_ret = base_r.sum(1), plan_r.sum(1)
+        plan_r, plan_alive, _ = _episode(layers, s0, best_delta, physics.MAX_STEPS)
+    policy_ret, plan_ret, plan_on = base_r.sum(1), plan_r.sum(1), plan_alive[:, -1]
     use_plan = plan_ret > policy_ret
     return {
         "policy": policy_ret.numpy(),
